@@ -1,0 +1,43 @@
+package spool
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strconv"
+	"time"
+)
+
+// Segment is one accepted, already scrubbed upload: a slice of a replay's
+// rrweb events. It is the unit the spool keeps and forwarders deliver.
+type Segment struct {
+	// ReplayID is the 32-hex replay id the recorder chose.
+	ReplayID string `json:"replayId"`
+	// Seq is the segment number within the replay, from 0.
+	Seq int `json:"seq"`
+	// Subject is the opaque visitor id from the consent cookie; erasure
+	// requests name it.
+	Subject string `json:"subject"`
+	// ReceivedAt is when the proxy accepted the upload.
+	ReceivedAt time.Time `json:"receivedAt"`
+	// Events is the scrubbed JSON array of rrweb events.
+	Events json.RawMessage `json:"events"`
+}
+
+// Key is the idempotency key of a segment: a repeated upload of the same
+// replay and seq has the same key.
+func (s Segment) Key() string { return s.ReplayID + "/" + strconv.Itoa(s.Seq) }
+
+// Forwarder delivers segments to one destination (the local store, Sentry,
+// an HTTP collector, NATS). Forward must be idempotent per Segment.Key:
+// delivery is at-least-once.
+type Forwarder interface {
+	// Name identifies the forwarder in logs and metrics ("local", "sentry"…).
+	Name() string
+	// Forward delivers seg or returns an error; the spool retries with backoff.
+	Forward(ctx context.Context, seg Segment) error
+}
+
+// ErrFull is returned by Append when the spool cannot take more data; ingest
+// answers 503 with Retry-After.
+var ErrFull = errors.New("spool: full")
