@@ -1,0 +1,18 @@
+// Package proxy is replaygate's public face: a front handler that owns
+// routing and safety (CONNECT refused, only the configured upstream ever
+// contacted, X-Forwarded-* from trusted proxies only, hop-by-hop headers
+// stripped both ways), replaygate's own endpoints under a prefix, and the
+// goproxy engine with a tuned transport that relays everything else and lets
+// a response rewriter (the injector) change HTML on the way.
+//
+// goproxy is a forward-proxy library. Used naively as a reverse proxy it is an
+// open proxy: it serves CONNECT and absolute-form requests to any host. The
+// Front handler therefore rewrites every request to the upstream before the
+// engine sees it, and wraps the ResponseWriter so that the engine streams
+// (it flushes by itself only for text/event-stream), cannot panic on writers
+// that cannot be hijacked (HTTP/2), and never sends the dial error text that
+// it would put in its own 500 responses.
+//
+// It does not know about consent, scrubbing or storage: those are handlers
+// mounted under the prefix.
+package proxy

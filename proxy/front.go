@@ -1,0 +1,294 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptrace"
+	"net/textproto"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/elazarl/goproxy"
+	"github.com/rs/zerolog"
+)
+
+// Rewriter changes upstream traffic on the way through; inject.Rewriter is
+// one.
+type Rewriter interface {
+	// PrepareRequest may adjust the request sent upstream.
+	PrepareRequest(req *http.Request)
+	// Rewrite may replace resp.Body and adjust headers; it reports whether
+	// it did.
+	Rewrite(resp *http.Response) bool
+}
+
+// Front is the public listener's handler.
+type Front struct {
+	upstream  *url.URL
+	prefix    string
+	endpoints http.Handler
+	rewriter  Rewriter
+	trust     Trust
+	cfg       Config
+	engine    *goproxy.ProxyHttpServer
+	transport *http.Transport
+	log       zerolog.Logger
+	// RedactPath, when set, cleans a request path before it is logged.
+	RedactPath func(string) string
+}
+
+// Options are Front's collaborators.
+type Options struct {
+	// Prefix is where Endpoints live, e.g. "/__replay".
+	Prefix string
+	// Endpoints serves every request under Prefix; they never reach the
+	// upstream. Nil answers 404.
+	Endpoints http.Handler
+	// Rewriter, when set, sees each upstream request and response.
+	Rewriter Rewriter
+}
+
+type ctxKey struct{}
+
+// requestState travels from the front handler to the engine's hooks.
+type requestState struct {
+	canHijack bool
+}
+
+// New builds the front handler for upstream.
+func New(cfg Config, upstream *url.URL, opts Options, log zerolog.Logger) (*Front, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	trust, err := NewTrust(cfg.TrustedProxies)
+	if err != nil {
+		return nil, err
+	}
+	f := &Front{
+		upstream:  upstream,
+		prefix:    strings.TrimSuffix(opts.Prefix, "/"),
+		endpoints: opts.Endpoints,
+		rewriter:  opts.Rewriter,
+		trust:     trust,
+		cfg:       cfg,
+		transport: NewTransport(cfg),
+		log:       log,
+	}
+	f.engine = f.newEngine()
+	return f, nil
+}
+
+// Trust returns the proxy trust settings (for Secure cookies, client IPs).
+func (f *Front) Trust() Trust { return f.trust }
+
+// Close releases idle upstream connections.
+func (f *Front) Close() { f.transport.CloseIdleConnections() }
+
+// NewTransport returns the tuned transport used for the upstream: bounded
+// dial, TLS and header waits, a large idle pool, no proxy from the
+// environment, and no transparent decompression (the injector decides).
+func NewTransport(cfg Config) *http.Transport {
+	d := &net.Dialer{Timeout: cfg.DialTimeout, KeepAlive: 30 * time.Second}
+	return &http.Transport{
+		Proxy:                 nil,
+		DialContext:           d.DialContext,
+		ForceAttemptHTTP2:     true,
+		MaxIdleConns:          cfg.MaxIdleConnsPerHost * 2,
+		MaxIdleConnsPerHost:   cfg.MaxIdleConnsPerHost,
+		IdleConnTimeout:       cfg.IdleConnTimeout,
+		TLSHandshakeTimeout:   cfg.TLSHandshakeTimeout,
+		ResponseHeaderTimeout: cfg.ResponseHeaderTimeout,
+		ExpectContinueTimeout: time.Second,
+		DisableCompression:    true,
+		WriteBufferSize:       32 << 10,
+		ReadBufferSize:        32 << 10,
+	}
+}
+
+func (f *Front) newEngine() *goproxy.ProxyHttpServer {
+	e := goproxy.NewProxyHttpServer()
+	e.Tr = f.transport
+	e.KeepAcceptEncoding = true
+	e.Logger = discardLogger{}
+	// Every request reaching the engine has been made absolute by Front;
+	// a relative one would be a bug, never a reason to serve something.
+	e.NonproxyHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusBadGateway, "upstream unavailable")
+	})
+	e.ConnectDial = func(string, string) (net.Conn, error) { return nil, errors.New("proxy: CONNECT refused") }
+	e.OnResponse().DoFunc(f.onResponse)
+	return e
+}
+
+// ServeHTTP routes r: CONNECT is refused, the prefix goes to the endpoints,
+// everything else to the upstream and nowhere else.
+func (f *Front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	rw := &responseWriter{ResponseWriter: w}
+	defer func() {
+		rw.closeHijacked()
+		f.logAccess(r, rw, start)
+	}()
+
+	switch {
+	case r.Method == http.MethodConnect:
+		rw.Header().Set("Allow", "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS")
+		writeError(rw, http.StatusMethodNotAllowed, "CONNECT is not supported: this is a reverse proxy")
+	case f.isOwnPath(r.URL.Path):
+		if f.endpoints == nil {
+			writeError(rw, http.StatusNotFound, "not found")
+			return
+		}
+		f.endpoints.ServeHTTP(rw, r)
+	default:
+		f.engine.ServeHTTP(rw, f.outgoing(rw, r))
+	}
+}
+
+func (f *Front) isOwnPath(p string) bool {
+	return p == f.prefix || strings.HasPrefix(p, f.prefix+"/")
+}
+
+// outgoing builds the upstream request: always the configured upstream,
+// whatever host an absolute-form request line named.
+func (f *Front) outgoing(w *responseWriter, r *http.Request) *http.Request {
+	state := &requestState{canHijack: canHijack(w.ResponseWriter)}
+	ctx := context.WithValue(r.Context(), ctxKey{}, state)
+	if r.ProtoAtLeast(1, 1) {
+		ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
+			Got1xxResponse: func(code int, header textproto.MIMEHeader) error {
+				if code != http.StatusEarlyHints {
+					return nil
+				}
+				h := w.Header()
+				for k, vs := range header {
+					h[k] = append(h[k], vs...)
+				}
+				w.WriteHeader(code)
+				clear(h)
+				return nil
+			},
+		})
+	}
+	out := r.WithContext(ctx)
+	out.Header = r.Header.Clone()
+	if out.Header == nil {
+		out.Header = http.Header{}
+	}
+	out.URL = &url.URL{
+		Scheme:   f.upstream.Scheme,
+		Host:     f.upstream.Host,
+		Path:     joinPath(f.upstream.Path, r.URL.Path),
+		RawQuery: r.URL.RawQuery,
+	}
+	if r.URL.RawPath != "" {
+		out.URL.RawPath = joinPath(f.upstream.EscapedPath(), r.URL.RawPath)
+	}
+	if !f.cfg.PreserveHost || r.Host == "" {
+		out.Host = f.upstream.Host
+	}
+	if r.ContentLength == 0 {
+		out.Body = nil
+	}
+	out.Close = false
+	upgrade := r.ProtoMajor == 1 && isUpgrade(r.Header) && state.canHijack
+	removeHopHeaders(out.Header, upgrade)
+	if headerHasToken(r.Header, "Te", "trailers") {
+		out.Header.Set("Te", "trailers")
+	}
+	f.trust.setForwarded(out, r)
+	if f.rewriter != nil {
+		f.rewriter.PrepareRequest(out)
+	}
+	return out
+}
+
+func joinPath(base, p string) string {
+	if base == "" || base == "/" {
+		return p
+	}
+	return strings.TrimSuffix(base, "/") + "/" + strings.TrimPrefix(p, "/")
+}
+
+// onResponse runs in the engine for every upstream answer (or failure).
+func (f *Front) onResponse(resp *http.Response, ctx *goproxy.ProxyCtx) *http.Response {
+	if resp == nil {
+		return f.failure(ctx.Req, ctx.Error)
+	}
+	if resp.StatusCode == http.StatusSwitchingProtocols {
+		state, _ := ctx.Req.Context().Value(ctxKey{}).(*requestState)
+		if state == nil || !state.canHijack {
+			_ = resp.Body.Close()
+			return f.failure(ctx.Req, errors.New("proxy: upgrade on a connection that cannot be hijacked"))
+		}
+		return resp
+	}
+	removeHopHeaders(resp.Header, false)
+	if f.rewriter != nil {
+		f.rewriter.Rewrite(resp)
+	}
+	return resp
+}
+
+// failure turns an upstream error into a generic 502 or 504; the error
+// text goes to the log, never to the visitor.
+func (f *Front) failure(req *http.Request, err error) *http.Response {
+	status, msg := http.StatusBadGateway, "upstream unavailable"
+	var ne net.Error
+	if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
+		status, msg = http.StatusGatewayTimeout, "upstream timed out"
+	}
+	ev := f.log.Warn()
+	if errors.Is(err, context.Canceled) {
+		ev = f.log.Debug()
+	}
+	ev.Err(err).Str("method", req.Method).Str("path", f.redact(req.URL.Path)).Int("status", status).Msg("upstream request failed")
+	body := `{"error":"` + msg + `"}` + "\n"
+	return &http.Response{
+		StatusCode:    status,
+		ProtoMajor:    1,
+		ProtoMinor:    1,
+		Header:        http.Header{"Content-Type": {"application/json"}, "Cache-Control": {"no-store"}},
+		Body:          io.NopCloser(strings.NewReader(body)),
+		ContentLength: int64(len(body)),
+		Request:       req,
+	}
+}
+
+func (f *Front) redact(p string) string {
+	if f.RedactPath != nil {
+		return f.RedactPath(p)
+	}
+	return p
+}
+
+func (f *Front) logAccess(r *http.Request, w *responseWriter, start time.Time) {
+	status := w.status
+	if status == 0 {
+		status = http.StatusOK
+	}
+	f.log.Info().
+		Str("method", r.Method).
+		Str("path", f.redact(r.URL.Path)).
+		Int("status", status).
+		Int64("bytes", w.bytes).
+		Dur("duration", time.Since(start)).
+		Msg("request")
+}
+
+// writeError answers with a short JSON error.
+func writeError(w http.ResponseWriter, status int, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	_, _ = io.WriteString(w, `{"error":"`+msg+`"}`+"\n")
+}
+
+type discardLogger struct{}
+
+func (discardLogger) Printf(string, ...any) {}

@@ -1,0 +1,566 @@
+package proxy
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/tls"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httptrace"
+	"net/textproto"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/rs/zerolog"
+)
+
+// stack is a front handler on a real listener in front of a real upstream.
+type stack struct {
+	front    *Front
+	srv      *httptest.Server
+	upstream *httptest.Server
+	logs     *syncBuffer
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func newStack(t *testing.T, upstream http.Handler, mutate func(*Config, *Options)) *stack {
+	t.Helper()
+	up := httptest.NewServer(upstream)
+	t.Cleanup(up.Close)
+	return newStackTo(t, up, mutate)
+}
+
+func newStackTo(t *testing.T, up *httptest.Server, mutate func(*Config, *Options)) *stack {
+	t.Helper()
+	cfg := DefaultConfig()
+	cfg.TrustedProxies = nil
+	opts := Options{Prefix: "/__replay", Endpoints: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Own", "yes")
+		io.WriteString(w, "own endpoint")
+	})}
+	if mutate != nil {
+		mutate(&cfg, &opts)
+	}
+	u, _ := url.Parse(up.URL)
+	logs := &syncBuffer{}
+	f, err := New(cfg, u, opts, zerolog.New(logs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(f)
+	t.Cleanup(srv.Close)
+	t.Cleanup(f.Close)
+	return &stack{front: f, srv: srv, upstream: up, logs: logs}
+}
+
+// forbidden is a server that fails the test if anything reaches it.
+func forbidden(t *testing.T) *httptest.Server {
+	t.Helper()
+	var hits atomic.Int32
+	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hits.Add(1) }))
+	t.Cleanup(func() {
+		s.Close()
+		if n := hits.Load(); n != 0 {
+			t.Errorf("forbidden server saw %d requests", n)
+		}
+	})
+	return s
+}
+
+// rawRequest writes a raw HTTP/1.1 request and returns the response.
+func rawRequest(t *testing.T, addr, raw string) *http.Response {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	if _, err := io.WriteString(c, raw); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp
+}
+
+func TestOnlyUpstreamIsContacted(t *testing.T) {
+	other := forbidden(t)
+	otherHost := strings.TrimPrefix(other.URL, "http://")
+	s := newStack(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "upstream:"+r.URL.Path)
+	}), nil)
+	addr := strings.TrimPrefix(s.srv.URL, "http://")
+
+	tests := []struct {
+		name       string
+		raw        string
+		wantStatus int
+		wantBody   string
+	}{
+		{"connect", "CONNECT " + otherHost + " HTTP/1.1\r\nHost: " + otherHost + "\r\n\r\n", 405, "CONNECT is not supported"},
+		{"absolute form", "GET http://" + otherHost + "/secret HTTP/1.1\r\nHost: " + otherHost + "\r\nConnection: close\r\n\r\n", 200, "upstream:/secret"},
+		{"absolute form https", "GET https://" + otherHost + "/x HTTP/1.1\r\nHost: " + otherHost + "\r\nConnection: close\r\n\r\n", 200, "upstream:/x"},
+		{"own prefix", "GET /__replay/gate.js HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n", 200, "own endpoint"},
+		{"prefix lookalike goes upstream", "GET /__replayx HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n", 200, "upstream:/__replayx"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			resp := rawRequest(t, addr, tt.raw)
+			body, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != tt.wantStatus || !strings.Contains(string(body), tt.wantBody) {
+				t.Fatalf("got %d %q, want %d containing %q", resp.StatusCode, body, tt.wantStatus, tt.wantBody)
+			}
+		})
+	}
+}
+
+func TestPrefixNeverReachesUpstream(t *testing.T) {
+	up := forbidden(t)
+	s := newStackTo(t, up, nil)
+	for _, p := range []string{"/__replay", "/__replay/", "/__replay/ingest?replay=1", "/__replay/../__replay/x"} {
+		resp, err := http.Get(s.srv.URL + p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.Header.Get("X-Own") != "yes" {
+			t.Errorf("%s: not served by own endpoints (status %d)", p, resp.StatusCode)
+		}
+	}
+}
+
+func TestForwardedHeaders(t *testing.T) {
+	var got http.Header
+	var gotHost string
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { got = r.Header.Clone(); gotHost = r.Host })
+	tests := []struct {
+		name      string
+		trusted   []string
+		preserve  bool
+		in        http.Header
+		wantXFF   string
+		wantProto string
+		wantHost  string
+		upHost    bool
+	}{
+		{"untrusted replaces", nil, true, http.Header{"X-Forwarded-For": {"6.6.6.6"}, "X-Forwarded-Proto": {"https"}, "X-Forwarded-Host": {"evil"}}, "127.0.0.1", "http", "example.test", false},
+		{"trusted appends", []string{"127.0.0.0/8"}, true, http.Header{"X-Forwarded-For": {"203.0.113.9"}, "X-Forwarded-Proto": {"https"}, "X-Forwarded-Host": {"shop.example"}}, "203.0.113.9, 127.0.0.1", "https", "shop.example", false},
+		{"host rewritten", nil, false, nil, "127.0.0.1", "http", "example.test", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newStack(t, h, func(c *Config, _ *Options) { c.TrustedProxies = tt.trusted; c.PreserveHost = tt.preserve })
+			req, _ := http.NewRequest("GET", s.srv.URL+"/p", nil)
+			req.Host = "example.test"
+			for k, v := range tt.in {
+				req.Header[k] = v
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if g := got.Get("X-Forwarded-For"); g != tt.wantXFF {
+				t.Errorf("X-Forwarded-For = %q, want %q", g, tt.wantXFF)
+			}
+			if g := got.Get("X-Forwarded-Proto"); g != tt.wantProto {
+				t.Errorf("X-Forwarded-Proto = %q, want %q", g, tt.wantProto)
+			}
+			if g := got.Get("X-Forwarded-Host"); g != tt.wantHost {
+				t.Errorf("X-Forwarded-Host = %q, want %q", g, tt.wantHost)
+			}
+			wantHost := "example.test"
+			if tt.upHost {
+				wantHost = strings.TrimPrefix(s.upstream.URL, "http://")
+			}
+			if gotHost != wantHost {
+				t.Errorf("Host = %q, want %q", gotHost, wantHost)
+			}
+		})
+	}
+}
+
+// rawUpstream answers every request with the given raw response head and
+// records the request headers it received.
+func rawUpstream(t *testing.T, head string) (*httptest.Server, func() http.Header) {
+	t.Helper()
+	var mu sync.Mutex
+	var got http.Header
+	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		got = r.Header.Clone()
+		mu.Unlock()
+		c, buf, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer c.Close()
+		buf.WriteString(head)
+		buf.Flush()
+	}))
+	t.Cleanup(s.Close)
+	return s, func() http.Header { mu.Lock(); defer mu.Unlock(); return got }
+}
+
+func TestHopByHopStrippedBothWays(t *testing.T) {
+	up, gotHeaders := rawUpstream(t, "HTTP/1.1 200 OK\r\nConnection: X-Up-Hop\r\nX-Up-Hop: 1\r\nKeep-Alive: timeout=5\r\nX-End: kept\r\nContent-Length: 2\r\n\r\nok")
+	s := newStackTo(t, up, nil)
+	resp := rawRequest(t, strings.TrimPrefix(s.srv.URL, "http://"),
+		"GET / HTTP/1.1\r\nHost: a\r\nConnection: close, X-Hop\r\nX-Hop: secret\r\nTe: gzip\r\nProxy-Authorization: x\r\nKeep-Alive: 1\r\nX-End: kept\r\n\r\n")
+	resp.Body.Close()
+	got := gotHeaders()
+	for _, h := range []string{"X-Hop", "Te", "Proxy-Authorization", "Keep-Alive", "Connection"} {
+		if v := got.Get(h); v != "" {
+			t.Errorf("upstream saw hop-by-hop %s: %q", h, v)
+		}
+	}
+	if got.Get("X-End") != "kept" {
+		t.Error("end-to-end request header lost")
+	}
+	for _, h := range []string{"X-Up-Hop", "Keep-Alive"} {
+		if v := resp.Header.Get(h); v != "" {
+			t.Errorf("client saw hop-by-hop %s: %q", h, v)
+		}
+	}
+	if resp.Header.Get("X-End") != "kept" {
+		t.Error("end-to-end response header lost")
+	}
+}
+
+func TestUpstreamFailuresAreGeneric(t *testing.T) {
+	t.Run("down", func(t *testing.T) {
+		ln, _ := net.Listen("tcp", "127.0.0.1:0")
+		addr := ln.Addr().String()
+		ln.Close() // nothing listens there now
+		cfg := DefaultConfig()
+		u, _ := url.Parse("http://" + addr)
+		logs := &syncBuffer{}
+		f, err := New(cfg, u, Options{Prefix: "/__replay"}, zerolog.New(logs))
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv := httptest.NewServer(f)
+		defer srv.Close()
+		resp, err := http.Get(srv.URL + "/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 502 {
+			t.Fatalf("status %d, want 502", resp.StatusCode)
+		}
+		if string(body) != `{"error":"upstream unavailable"}`+"\n" {
+			t.Fatalf("body %q leaks details", body)
+		}
+		if !strings.Contains(logs.String(), "upstream request failed") {
+			t.Error("failure not logged")
+		}
+	})
+	t.Run("timeout", func(t *testing.T) {
+		release := make(chan struct{})
+		s := newStack(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-release }),
+			func(c *Config, _ *Options) { c.ResponseHeaderTimeout = 50 * time.Millisecond })
+		defer close(release)
+		resp, err := http.Get(s.srv.URL + "/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 504 || strings.Contains(string(body), "timeout awaiting") {
+			t.Fatalf("got %d %q, want generic 504", resp.StatusCode, body)
+		}
+	})
+}
+
+// TestStreaming checks that the first chunk reaches the client while the
+// upstream still holds the rest back: ordering by channels, not timing.
+func TestStreaming(t *testing.T) {
+	for _, ct := range []string{"text/event-stream", "text/plain", "application/octet-stream"} {
+		t.Run(ct, func(t *testing.T) {
+			release := make(chan struct{})
+			s := newStack(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", ct)
+				io.WriteString(w, "data: first\n\n")
+				w.(http.Flusher).Flush()
+				<-release
+				io.WriteString(w, "data: last\n\n")
+			}), nil)
+			resp, err := http.Get(s.srv.URL + "/stream")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			br := bufio.NewReader(resp.Body)
+			line, err := br.ReadString('\n')
+			if err != nil || line != "data: first\n" {
+				t.Fatalf("first chunk: %q %v", line, err)
+			}
+			close(release)
+			rest, _ := io.ReadAll(br)
+			if !strings.Contains(string(rest), "data: last") {
+				t.Fatalf("rest %q", rest)
+			}
+		})
+	}
+}
+
+func TestRequestBodyStreams(t *testing.T) {
+	gotFirst := make(chan string, 1)
+	s := newStack(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		buf := make([]byte, 5)
+		io.ReadFull(r.Body, buf)
+		gotFirst <- string(buf)
+		rest, _ := io.ReadAll(r.Body)
+		io.WriteString(w, string(buf)+string(rest))
+	}), nil)
+	pr, pw := io.Pipe()
+	done := make(chan *http.Response, 1)
+	go func() {
+		resp, err := http.Post(s.srv.URL+"/upload", "text/plain", pr)
+		if err != nil {
+			t.Error(err)
+			close(done)
+			return
+		}
+		done <- resp
+	}()
+	pw.Write([]byte("hello"))
+	if got := <-gotFirst; got != "hello" {
+		t.Fatalf("upstream got %q", got)
+	}
+	pw.Write([]byte(" world"))
+	pw.Close()
+	resp := <-done
+	if resp == nil {
+		return
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(b) != "hello world" {
+		t.Fatalf("echo %q", b)
+	}
+}
+
+func TestWebSocketEcho(t *testing.T) {
+	up := websocket.Upgrader{}
+	s := newStack(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := up.Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		for {
+			mt, msg, err := c.ReadMessage()
+			if err != nil {
+				return
+			}
+			c.WriteMessage(mt, append([]byte("echo:"), msg...))
+		}
+	}), nil)
+	c, resp, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(s.srv.URL, "http")+"/ws", nil)
+	if err != nil {
+		t.Fatalf("dial: %v (resp %v)", err, resp)
+	}
+	defer c.Close()
+	for _, m := range []string{"one", "two", strings.Repeat("x", 100000)} {
+		if err := c.WriteMessage(websocket.TextMessage, []byte(m)); err != nil {
+			t.Fatal(err)
+		}
+		_, got, err := c.ReadMessage()
+		if err != nil || string(got) != "echo:"+m {
+			t.Fatalf("got %.40q %v", got, err)
+		}
+	}
+}
+
+// TestNoHijackNoPanic drives the handler with a writer that cannot be
+// hijacked (as on HTTP/2) while the upstream accepts a WebSocket upgrade.
+func TestNoHijackNoPanic(t *testing.T) {
+	up := websocket.Upgrader{}
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if websocket.IsWebSocketUpgrade(r) {
+			if c, err := up.Upgrade(w, r, nil); err == nil {
+				c.Close()
+			}
+			return
+		}
+		io.WriteString(w, "plain")
+	}))
+	defer upstream.Close()
+	u, _ := url.Parse(upstream.URL)
+	f, err := New(DefaultConfig(), u, Options{Prefix: "/__replay"}, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := httptest.NewRequest("GET", "/ws", nil)
+	req.Header.Set("Connection", "Upgrade")
+	req.Header.Set("Upgrade", "websocket")
+	req.Header.Set("Sec-WebSocket-Version", "13")
+	req.Header.Set("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==")
+	rec := httptest.NewRecorder()
+	f.ServeHTTP(rec, req) // must not panic
+	if rec.Code == http.StatusSwitchingProtocols {
+		t.Fatal("upgrade answered on a writer that cannot be hijacked")
+	}
+
+	// And over real HTTP/2 with TLS.
+	srv := httptest.NewUnstartedServer(f)
+	srv.EnableHTTP2 = true
+	srv.StartTLS()
+	defer srv.Close()
+	resp, err := srv.Client().Get(srv.URL + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.ProtoMajor != 2 || string(b) != "plain" {
+		t.Fatalf("h2 relay: proto %d body %q", resp.ProtoMajor, b)
+	}
+}
+
+func TestEarlyHintsAndTrailers(t *testing.T) {
+	s := newStack(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Link", "</style.css>; rel=preload; as=style")
+		w.WriteHeader(http.StatusEarlyHints)
+		w.Header().Del("Link")
+		w.Header().Set("Trailer", "X-Checksum")
+		w.WriteHeader(200)
+		io.WriteString(w, "body")
+		w.Header().Set("X-Checksum", "abc")
+	}), nil)
+	var hints []string
+	ctx := httptrace.WithClientTrace(context.Background(), &httptrace.ClientTrace{
+		Got1xxResponse: func(code int, h textproto.MIMEHeader) error {
+			if code == 103 {
+				hints = append(hints, h.Get("Link"))
+			}
+			return nil
+		},
+	})
+	req, _ := http.NewRequestWithContext(ctx, "GET", s.srv.URL+"/", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if len(hints) != 1 || !strings.Contains(hints[0], "style.css") {
+		t.Errorf("early hints %q", hints)
+	}
+	if resp.Header.Get("Link") != "" {
+		t.Error("103 headers leaked into the final response")
+	}
+	if resp.Trailer.Get("X-Checksum") != "abc" {
+		t.Errorf("trailer %q", resp.Trailer.Get("X-Checksum"))
+	}
+}
+
+func TestAccessLogOmitsQueryAndCookies(t *testing.T) {
+	s := newStack(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }), nil)
+	req, _ := http.NewRequest("GET", s.srv.URL+"/account?email=a%40b.c&token=s3cr3t", nil)
+	req.Header.Set("Cookie", "session=c00kie")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.ReadAll(resp.Body)
+	resp.Body.Close()
+	logs := s.logs.String()
+	for _, secret := range []string{"s3cr3t", "a%40b", "c00kie", "email="} {
+		if strings.Contains(logs, secret) {
+			t.Errorf("log contains %q: %s", secret, logs)
+		}
+	}
+	for _, want := range []string{`"path":"/account"`, `"status":200`, `"bytes":2`, `"method":"GET"`, `"duration"`} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("log lacks %s: %s", want, logs)
+		}
+	}
+}
+
+func TestGracefulShutdownDrains(t *testing.T) {
+	inFlight := make(chan struct{})
+	release := make(chan struct{})
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		close(inFlight)
+		<-release
+		io.WriteString(w, "finished")
+	}))
+	defer up.Close()
+	u, _ := url.Parse(up.URL)
+	f, _ := New(DefaultConfig(), u, Options{Prefix: "/__replay"}, zerolog.Nop())
+	ln, err := Listen("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() {
+		served <- (&Server{Name: "public", Handler: f, ShutdownTimeout: 5 * time.Second, Log: zerolog.Nop()}).Serve(ctx, ln)
+	}()
+	got := make(chan string, 1)
+	go func() {
+		resp, err := http.Get("http://" + ln.Addr().String() + "/slow")
+		if err != nil {
+			got <- err.Error()
+			return
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		got <- string(b)
+	}()
+	<-inFlight
+	cancel()
+	// New connections are refused once shutdown starts.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		c, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			break
+		}
+		c.Close()
+		if time.Now().After(deadline) {
+			t.Fatal("listener still accepting after shutdown began")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	close(release)
+	if g := <-got; g != "finished" {
+		t.Fatalf("in-flight request got %q", g)
+	}
+	if err := <-served; err != nil {
+		t.Fatal(err)
+	}
+}
+
+var _ = tls.VersionTLS12

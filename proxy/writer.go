@@ -1,0 +1,97 @@
+package proxy
+
+import (
+	"bufio"
+	"fmt"
+	"net"
+	"net/http"
+	"sync"
+)
+
+// responseWriter records status and size for the access log, flushes after
+// every write when the response streams (no Content-Length, as
+// httputil.ReverseProxy does), and makes hijacking safe: it always offers
+// Hijack, returning an error where the connection cannot be hijacked
+// (HTTP/2) instead of letting the engine panic.
+type responseWriter struct {
+	http.ResponseWriter
+	status    int
+	bytes     int64
+	streaming bool
+
+	mu       sync.Mutex
+	hijacked net.Conn
+}
+
+func (w *responseWriter) WriteHeader(code int) {
+	if code >= 100 && code < 200 && code != http.StatusSwitchingProtocols {
+		w.ResponseWriter.WriteHeader(code)
+		return
+	}
+	if w.status != 0 {
+		return
+	}
+	w.status = code
+	w.streaming = w.Header().Get("Content-Length") == ""
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *responseWriter) Write(p []byte) (int, error) {
+	if w.status == 0 {
+		w.WriteHeader(http.StatusOK)
+	}
+	n, err := w.ResponseWriter.Write(p)
+	w.bytes += int64(n)
+	if w.streaming && err == nil {
+		err = http.NewResponseController(w.ResponseWriter).Flush()
+	}
+	return n, err
+}
+
+// Flush sends buffered data to the client.
+func (w *responseWriter) Flush() {
+	_ = http.NewResponseController(w.ResponseWriter).Flush()
+}
+
+// Hijack takes over the connection where the server allows it.
+func (w *responseWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	conn, rw, err := http.NewResponseController(w.ResponseWriter).Hijack()
+	if err != nil {
+		return nil, nil, fmt.Errorf("proxy: hijack: %w", err)
+	}
+	w.mu.Lock()
+	w.hijacked = conn
+	w.mu.Unlock()
+	return conn, rw, nil
+}
+
+// Unwrap lets http.ResponseController reach the server's writer.
+func (w *responseWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// closeHijacked closes a connection the engine took over and left open.
+func (w *responseWriter) closeHijacked() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.hijacked != nil {
+		_ = w.hijacked.Close()
+		w.hijacked = nil
+	}
+}
+
+// canHijack reports whether the underlying writer supports hijacking.
+func canHijack(w http.ResponseWriter) bool {
+	for {
+		if _, ok := w.(http.Hijacker); ok {
+			if rw, ok := w.(*responseWriter); ok {
+				w = rw.ResponseWriter
+				continue
+			}
+			return true
+		}
+		u, ok := w.(interface{ Unwrap() http.ResponseWriter })
+		if !ok {
+			return false
+		}
+		w = u.Unwrap()
+	}
+}
