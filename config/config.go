@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/netip"
 	"net/url"
 	"os"
 	"reflect"
@@ -169,23 +168,6 @@ func checkAddr(addr string) error {
 		return fmt.Errorf(": %q must be host:port, e.g. \":8080\" or \"127.0.0.1:9090\"", addr)
 	}
 	return nil
-}
-
-// ParsePrefixes parses CIDRs or bare addresses.
-func ParsePrefixes(list []string) ([]netip.Prefix, error) {
-	out := make([]netip.Prefix, 0, len(list))
-	for _, s := range list {
-		if p, err := netip.ParsePrefix(s); err == nil {
-			out = append(out, p.Masked())
-			continue
-		}
-		a, err := netip.ParseAddr(s)
-		if err != nil {
-			return nil, fmt.Errorf("%q is not an IP address or CIDR", s)
-		}
-		out = append(out, netip.PrefixFrom(a, a.BitLen()))
-	}
-	return out, nil
 }
 
 // Redacted returns the configuration as YAML with every field marked
