@@ -70,7 +70,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	case "serve":
 		return serve(ctx, args[1:], stdout, stderr, env)
 	case "demo":
-		return demo(ctx, args[1:], stdout, stderr, env)
+		return demoCmd(ctx, args[1:], stdout, stderr, env)
 	case "scrub":
 		return scrubCmd(args[1:], stdin, stdout, env)
 	case "config":
