@@ -1,0 +1,62 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func runCmd(t *testing.T, env map[string]string, stdin string, args ...string) (string, error) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	err := run(context.Background(), args, strings.NewReader(stdin), &out, &errb, func(k string) string { return env[k] })
+	return out.String() + errb.String(), err
+}
+
+func TestVersionAndUsage(t *testing.T) {
+	out, err := runCmd(t, nil, "", "version")
+	if err != nil || !strings.HasPrefix(out, "replaygate ") {
+		t.Fatalf("version: %q %v", out, err)
+	}
+	if _, err := runCmd(t, nil, "", "frobnicate"); err == nil {
+		t.Fatal("unknown command accepted")
+	}
+	if _, err := runCmd(t, nil, ""); err == nil {
+		t.Fatal("no command accepted")
+	}
+}
+
+func TestConfigCheck(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.yaml")
+	os.WriteFile(good, []byte("upstream: http://127.0.0.1:3000\nlisten: \":8080\"\n"), 0o600)
+	out, err := runCmd(t, nil, "", "config", "check", good)
+	if err != nil || !strings.Contains(out, "is valid") || !strings.Contains(out, "upstream: http://127.0.0.1:3000") {
+		t.Fatalf("good config: %q %v", out, err)
+	}
+	bad := filepath.Join(dir, "bad.yaml")
+	os.WriteFile(bad, []byte("upstream: ftp://x\n"), 0o600)
+	_, err = runCmd(t, nil, "", "config", "check", bad)
+	if err == nil || !strings.Contains(err.Error(), `upstream: "ftp://x" must be an http or https URL`) {
+		t.Fatalf("bad config: %v", err)
+	}
+	// The environment completes a file (REPLAYGATE_UPSTREAM).
+	partial := filepath.Join(dir, "partial.yaml")
+	os.WriteFile(partial, []byte("listen: \":8081\"\n"), 0o600)
+	if out, err := runCmd(t, map[string]string{"REPLAYGATE_UPSTREAM": "http://up:1"}, "", "config", "check", partial); err != nil || !strings.Contains(out, "upstream: http://up:1") {
+		t.Fatalf("env: %q %v", out, err)
+	}
+}
+
+func TestServeRefusesBadFlags(t *testing.T) {
+	_, err := runCmd(t, nil, "", "serve", "--upstream", "ftp://x", "--data-dir", t.TempDir())
+	if err == nil || !strings.Contains(err.Error(), "must be an http or https URL") {
+		t.Fatalf("got %v", err)
+	}
+	if _, err := runCmd(t, nil, "", "serve", "--nope"); err == nil {
+		t.Fatal("unknown flag accepted")
+	}
+}
