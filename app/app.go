@@ -34,7 +34,12 @@ type App struct {
 
 	closers []func() error
 	runners []func(context.Context) error
+	pipe    *pipeline
 	adminH  http.Handler
+}
+
+func (a *App) logger(component string) zerolog.Logger {
+	return a.log.With().Str("component", component).Logger()
 }
 
 // New provisions everything cfg describes and binds both listeners.
@@ -72,6 +77,9 @@ func New(cfg config.Config, log zerolog.Logger) (*App, error) {
 		return nil, err
 	}
 	a.front = front
+	if a.adminH, err = a.adminHandler(); err != nil {
+		return nil, err
+	}
 	a.closers = append(a.closers, func() error { front.Close(); return nil })
 	if a.public, err = proxy.Listen(cfg.Listen); err != nil {
 		return nil, fmt.Errorf("listen: %w", err)
@@ -104,7 +112,7 @@ func (a *App) Run(ctx context.Context) error {
 	})
 	g.Go(func() error {
 		return (&proxy.Server{
-			Name: "admin", Handler: a.adminHandler(),
+			Name: "admin", Handler: a.adminH,
 			ReadHeaderTimeout: pc.ReadHeaderTimeout, IdleTimeout: pc.IdleTimeout,
 			ShutdownTimeout: pc.ShutdownTimeout, Log: a.log,
 		}).Serve(gctx, a.admin)

@@ -34,7 +34,7 @@ type Config struct {
 	// Proxy tunes the reverse proxy.
 	Proxy proxy.Config `yaml:"proxy"`
 
-	sections `yaml:",inline"`
+	Sections `yaml:",inline"`
 }
 
 // LogConfig configures zerolog output.
@@ -54,7 +54,7 @@ func Default() Config {
 		Prefix:      "/__replay",
 		Log:         LogConfig{Level: "info", Format: "json"},
 		Proxy:       proxy.DefaultConfig(),
-		sections:    defaultSections(),
+		Sections:    defaultSections(),
 	}
 }
 
@@ -145,8 +145,8 @@ func (c Config) Validate() error {
 	default:
 		add("log.format", fmt.Errorf(": %q must be json or console", c.Log.Format))
 	}
-	add("proxy.", c.Proxy.Validate())
-	errs = append(errs, c.sections.validate()...)
+	errs = append(errs, prefixed("proxy.", c.Proxy.Validate())...)
+	errs = append(errs, c.Sections.validate()...)
 	return errors.Join(errs...)
 }
 

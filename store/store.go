@@ -1,0 +1,552 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/klauspost/compress/gzip"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+
+	"github.com/replaygate/replaygate/spool"
+)
+
+// Errors returned to callers that look replays up.
+var (
+	// ErrNotFound means no replay has that id.
+	ErrNotFound = errors.New("store: replay not found")
+	// ErrInvalidID means the id is not 32 lowercase hex digits.
+	ErrInvalidID = errors.New("store: invalid replay id")
+	// ErrInvalidSubject means the subject is empty or too long.
+	ErrInvalidSubject = errors.New("store: invalid subject")
+)
+
+// maxSubjectLen bounds subject ids; the consent package issues short ones.
+const maxSubjectLen = 256
+
+// Option adjusts a Store at Open.
+type Option func(*Store)
+
+// WithClock replaces time.Now, for tests of retention and erasure.
+func WithClock(now func() time.Time) Option { return func(s *Store) { s.now = now } }
+
+// Store is the embedded replay store. It is safe for concurrent use: writes
+// to one replay are serialized, different replays proceed in parallel.
+type Store struct {
+	cfg    Config
+	root   string // {data_dir}/replays
+	log    zerolog.Logger
+	now    func() time.Time
+	m      *metrics
+	gzPool sync.Pool // *gzip.Writer at cfg.GzipLevel
+	kick   chan struct{}
+
+	mu        sync.Mutex
+	replays   map[string]*replay
+	bySubject map[string]map[string]struct{}
+	tombs     map[string]time.Time // tombstone name → deletion time
+	bytes     int64                // stored size of listed replays
+}
+
+// replay is the in-memory state of one replay. Its mutex serializes all
+// disk work on the replay.
+type replay struct {
+	mu   sync.Mutex
+	file replayFile // guarded by mu; Subject is set once admitted
+	gone bool       // guarded by mu; the entry was removed, look it up again
+
+	meta   Meta // guarded by Store.mu
+	listed bool // guarded by Store.mu; at least one segment is stored
+}
+
+// Open loads (or creates) the store under dataDir/replays. Leftovers of
+// interrupted writes are removed and metadata is reconciled with the
+// segment files on disk. reg may be nil.
+func Open(cfg Config, dataDir string, log zerolog.Logger, reg prometheus.Registerer, opts ...Option) (*Store, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	s := &Store{
+		cfg:       cfg,
+		root:      filepath.Join(dataDir, "replays"),
+		log:       log,
+		now:       time.Now,
+		kick:      make(chan struct{}, 1),
+		replays:   make(map[string]*replay),
+		bySubject: make(map[string]map[string]struct{}),
+		tombs:     make(map[string]time.Time),
+	}
+	for _, o := range opts {
+		o(s)
+	}
+	m, err := newMetrics(s, reg)
+	if err != nil {
+		return nil, fmt.Errorf("store: register metrics: %w", err)
+	}
+	s.m = m
+	level := cfg.GzipLevel
+	s.gzPool.New = func() any {
+		w, _ := gzip.NewWriterLevel(nil, level) // level is validated
+		return w
+	}
+	if err := s.load(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Name identifies the forwarder: "local".
+func (s *Store) Name() string { return "local" }
+
+func (s *Store) dir(id string) string { return filepath.Join(s.root, id) }
+
+// Forward stores one scrubbed segment durably: it returns nil once the
+// segment file (and a new replay's subject) are fsynced and renamed into
+// place, so a crash never loses it. A segment already stored (same
+// replay and seq) is not stored again. Segments that can never be stored
+// (invalid, of a deleted replay or an erased subject, or naming another
+// subject than the replay's) are dropped with a warning and a metric, and
+// Forward returns nil so the spool does not retry them forever.
+func (s *Store) Forward(ctx context.Context, seg spool.Segment) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	events := bytes.TrimSpace(seg.Events)
+	if reason := checkSegment(seg, events); reason != "" {
+		s.drop(seg, resultInvalid, reason)
+		return nil
+	}
+	sum, err := summarize(events)
+	if err != nil {
+		s.drop(seg, resultInvalid, "events are not a valid JSON array")
+		return nil
+	}
+	receivedAt := seg.ReceivedAt
+	if receivedAt.IsZero() {
+		receivedAt = s.now()
+	}
+	sum.Seq, sum.ReceivedAt = seg.Seq, receivedAt.UTC()
+
+	r := s.lockEntry(seg.ReplayID)
+	defer r.mu.Unlock()
+	s.mu.Lock()
+	result := s.admitLocked(r, seg, receivedAt)
+	s.mu.Unlock()
+	switch result {
+	case "":
+	case resultDeleted, resultErased:
+		s.forgetIfEmpty(r, seg.ReplayID)
+		s.drop(seg, result, "its replay was deleted or its subject erased")
+		return nil
+	default:
+		s.drop(seg, result, "the replay belongs to another subject")
+		return nil
+	}
+	if _, dup := r.file.find(seg.Seq); dup {
+		s.m.segments.WithLabelValues(resultDuplicate).Inc()
+		return nil
+	}
+	start := time.Now()
+	if err := s.write(r, events, sum); err != nil {
+		s.forgetIfEmpty(r, seg.ReplayID)
+		return fmt.Errorf("store: replay %s seq %d: %w", seg.ReplayID, seg.Seq, err)
+	}
+	s.m.writeSeconds.Observe(time.Since(start).Seconds())
+	s.m.segments.WithLabelValues(resultStored).Inc()
+	return nil
+}
+
+// checkSegment returns why seg cannot be stored, or "". The events are
+// fully validated by summarize (FuzzMeta checks it accepts exactly the valid
+// JSON arrays).
+func checkSegment(seg spool.Segment, events []byte) string {
+	switch {
+	case !ValidID(seg.ReplayID):
+		return "replay id is not 32 lowercase hex digits"
+	case seg.Seq < 0 || seg.Seq > maxSeq:
+		return "seq is out of range"
+	case seg.Subject == "" || len(seg.Subject) > maxSubjectLen:
+		return "subject is missing or too long"
+	case len(events) == 0 || events[0] != '[':
+		return "events are not a JSON array"
+	}
+	return ""
+}
+
+func (s *Store) drop(seg spool.Segment, result, why string) {
+	s.m.segments.WithLabelValues(result).Inc()
+	ev := s.log.Warn()
+	if ValidID(seg.ReplayID) {
+		ev = ev.Str("replay", seg.ReplayID)
+	}
+	ev.Int("seq", seg.Seq).Str("reason", result).Msg("store: segment dropped: " + why)
+}
+
+// lockEntry returns the locked live entry of id, creating it if needed.
+func (s *Store) lockEntry(id string) *replay {
+	for {
+		s.mu.Lock()
+		r := s.replays[id]
+		if r == nil {
+			r = &replay{}
+			s.replays[id] = r
+		}
+		s.mu.Unlock()
+		r.mu.Lock()
+		if !r.gone {
+			return r
+		}
+		r.mu.Unlock()
+	}
+}
+
+// admitLocked decides whether seg may be written to r, and reserves a new
+// replay for its subject in the index. Tombstones are checked under the same
+// lock that EraseSubject sets them under, so a segment is either refused or
+// visible to the erasure.
+func (s *Store) admitLocked(r *replay, seg spool.Segment, receivedAt time.Time) string {
+	if t, ok := s.tombs[replayTomb(seg.ReplayID)]; ok && !receivedAt.After(t) {
+		return resultDeleted
+	}
+	if t, ok := s.tombs[subjectTomb(seg.Subject)]; ok && !receivedAt.After(t) {
+		return resultErased
+	}
+	if r.file.Subject == "" {
+		r.file = replayFile{Version: replayFileVersion, ID: seg.ReplayID, Subject: seg.Subject}
+		s.indexLocked(seg.Subject, seg.ReplayID)
+		return ""
+	}
+	if r.file.Subject != seg.Subject {
+		return resultSubjectMismatch
+	}
+	return ""
+}
+
+func (s *Store) indexLocked(subject, id string) {
+	ids := s.bySubject[subject]
+	if ids == nil {
+		ids = make(map[string]struct{})
+		s.bySubject[subject] = ids
+	}
+	ids[id] = struct{}{}
+}
+
+func (s *Store) unindexLocked(subject, id string) {
+	if ids := s.bySubject[subject]; ids != nil {
+		delete(ids, id)
+		if len(ids) == 0 {
+			delete(s.bySubject, subject)
+		}
+	}
+}
+
+// forgetIfEmpty removes the entry of a replay that has no stored segment
+// (its first write failed or was refused), with whatever its failed write
+// left on disk. r.mu is held.
+func (s *Store) forgetIfEmpty(r *replay, id string) {
+	if len(r.file.Segments) > 0 {
+		return
+	}
+	r.gone = true
+	s.mu.Lock()
+	if s.replays[id] == r {
+		delete(s.replays, id)
+	}
+	if r.file.Subject != "" {
+		s.unindexLocked(r.file.Subject, id)
+	}
+	s.mu.Unlock()
+	if err := os.RemoveAll(s.dir(id)); err != nil {
+		s.log.Error().Err(err).Str("replay", id).Msg("store: remove unfinished replay")
+	}
+}
+
+// write stores one segment of r. The segment file (and, for a new replay,
+// replay.json) are written to temporary files and fsynced; the segment's
+// summary is appended to segments.jsonl, a cache Open rebuilds if needed;
+// then the files are renamed and the directory is fsynced once. A crash at
+// any point leaves the old or the new state plus temporary files Open
+// removes, and Forward has not returned nil, so the spool delivers the
+// segment again. r.mu is held.
+func (s *Store) write(r *replay, events []byte, sum segmentSummary) error {
+	dir := s.dir(r.file.ID)
+	created := len(r.file.Segments) == 0
+	var pending []*tempFile
+	defer func() {
+		for _, t := range pending {
+			t.discard()
+		}
+	}()
+	if created {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return err
+		}
+		ident, err := json.Marshal(replayFile{Version: replayFileVersion, ID: r.file.ID, Subject: r.file.Subject})
+		if err != nil {
+			return err
+		}
+		t, err := createTemp(dir, identityName)
+		if err != nil {
+			return err
+		}
+		pending = append(pending, t)
+		if _, err := t.Write(ident); err != nil {
+			return err
+		}
+		if err := t.sync(); err != nil {
+			return err
+		}
+	}
+
+	segTmp, err := createTemp(dir, segName(sum.Seq))
+	if err != nil {
+		return err
+	}
+	pending = append(pending, segTmp)
+	gz := s.gzPool.Get().(*gzip.Writer)
+	gz.Reset(segTmp)
+	_, err = gz.Write(events)
+	if cerr := gz.Close(); err == nil {
+		err = cerr
+	}
+	s.gzPool.Put(gz)
+	if err != nil {
+		return err
+	}
+	if sum.Bytes, err = segTmp.size(); err != nil {
+		return err
+	}
+	if err := segTmp.sync(); err != nil {
+		return err
+	}
+
+	// The summary goes into the cache before the rename: if the rename
+	// never happens, Open drops the line because the file is missing.
+	line, err := json.Marshal(&sum)
+	if err != nil {
+		return err
+	}
+	if err := appendFile(dir, indexName, append(line, '\n')); err != nil {
+		return err
+	}
+
+	for _, t := range pending {
+		if err := t.rename(); err != nil {
+			return err
+		}
+	}
+	if err := syncDir(dir); err != nil {
+		return err
+	}
+	if created {
+		if err := syncDir(s.root); err != nil {
+			return err
+		}
+	}
+
+	i, _ := r.file.find(sum.Seq)
+	r.file.Segments = slices.Insert(r.file.Segments, i, sum)
+	meta := r.file.meta()
+	s.mu.Lock()
+	s.bytes += meta.Bytes - r.meta.Bytes
+	r.meta, r.listed = meta, true
+	over := s.cfg.MaxBytes > 0 && s.bytes > s.cfg.MaxBytes
+	s.mu.Unlock()
+	if over {
+		select {
+		case s.kick <- struct{}{}:
+		default:
+		}
+	}
+	return nil
+}
+
+// List returns the metadata of every replay, newest first.
+func (s *Store) List(ctx context.Context) ([]Meta, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	out := make([]Meta, 0, len(s.replays))
+	for _, r := range s.replays {
+		if r.listed {
+			out = append(out, r.meta)
+		}
+	}
+	s.mu.Unlock()
+	slices.SortFunc(out, func(a, b Meta) int {
+		if c := sortTime(b).Compare(sortTime(a)); c != 0 {
+			return c
+		}
+		return compareStrings(a.ID, b.ID)
+	})
+	return out, nil
+}
+
+func sortTime(m Meta) time.Time {
+	if m.StartedAt.IsZero() {
+		return m.UpdatedAt
+	}
+	return m.StartedAt
+}
+
+func compareStrings(a, b string) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// Get returns the metadata of one replay.
+func (s *Store) Get(ctx context.Context, id string) (Meta, error) {
+	if !ValidID(id) {
+		return Meta{}, ErrInvalidID
+	}
+	if err := ctx.Err(); err != nil {
+		return Meta{}, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := s.replays[id]
+	if r == nil || !r.listed {
+		return Meta{}, ErrNotFound
+	}
+	return r.meta, nil
+}
+
+// usage returns the number of replays and their stored size.
+func (s *Store) usage() (int, int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, r := range s.replays {
+		if r.listed {
+			n++
+		}
+	}
+	return n, s.bytes
+}
+
+// Delete removes one replay. A segment of it still in the spool, accepted
+// before the deletion, is dropped when it arrives.
+func (s *Store) Delete(ctx context.Context, id string) error {
+	if !ValidID(id) {
+		return ErrInvalidID
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	r := s.replays[id]
+	found := r != nil && r.listed
+	s.mu.Unlock()
+	if !found {
+		return ErrNotFound
+	}
+	if err := s.addTomb(replayTomb(id)); err != nil {
+		return fmt.Errorf("store: delete %s: %w", id, err)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	removed, err := s.remove(r, reasonAPI)
+	if err != nil {
+		return fmt.Errorf("store: delete %s: %w", id, err)
+	}
+	if !removed {
+		return ErrNotFound
+	}
+	return nil
+}
+
+// EraseSubject deletes every replay of subject, for callers that need no
+// count (the consent package, on withdrawal).
+func (s *Store) EraseSubject(ctx context.Context, subject string) error {
+	_, err := s.EraseSubjectCount(ctx, subject)
+	return err
+}
+
+// EraseSubjectCount deletes every replay of subject and returns how many it
+// deleted. Segments of the subject accepted before the erasure and still in
+// the spool are dropped when they arrive.
+func (s *Store) EraseSubjectCount(ctx context.Context, subject string) (int, error) {
+	if subject == "" || len(subject) > maxSubjectLen {
+		return 0, ErrInvalidSubject
+	}
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	if err := s.addTomb(subjectTomb(subject)); err != nil {
+		return 0, fmt.Errorf("store: erase subject: %w", err)
+	}
+	s.mu.Lock()
+	var entries []*replay
+	for id := range s.bySubject[subject] {
+		if r := s.replays[id]; r != nil {
+			entries = append(entries, r)
+		}
+	}
+	s.mu.Unlock()
+	n := 0
+	var errs []error
+	for _, r := range entries {
+		r.mu.Lock()
+		if r.file.Subject == subject {
+			removed, err := s.remove(r, reasonErasure)
+			if err != nil {
+				errs = append(errs, err)
+			} else if removed {
+				n++
+			}
+		}
+		r.mu.Unlock()
+	}
+	if err := errors.Join(errs...); err != nil {
+		return n, fmt.Errorf("store: erase subject: %w", err)
+	}
+	return n, nil
+}
+
+// remove deletes r from disk and memory: its directory is renamed into the
+// trash (one atomic step, made durable), then removed. It reports whether r
+// had stored segments. r.mu is held.
+func (s *Store) remove(r *replay, reason string) (bool, error) {
+	if r.gone {
+		return false, nil
+	}
+	id := r.file.ID
+	had := len(r.file.Segments) > 0
+	trash := filepath.Join(s.root, trashDir, id+"-"+strconv.FormatInt(time.Now().UnixNano(), 36))
+	if err := os.Rename(s.dir(id), trash); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return false, err
+	}
+	r.gone = true
+	s.mu.Lock()
+	delete(s.replays, id)
+	s.unindexLocked(r.file.Subject, id)
+	if r.listed {
+		s.bytes -= r.meta.Bytes
+	}
+	s.mu.Unlock()
+	if had {
+		s.m.deleted.WithLabelValues(reason).Inc()
+		s.log.Info().Str("replay", id).Str("reason", reason).Msg("store: replay deleted")
+	}
+	err := syncDir(s.root)
+	if rerr := os.RemoveAll(trash); rerr != nil {
+		s.log.Error().Err(rerr).Str("replay", id).Msg("store: empty trash")
+	}
+	return had, err
+}

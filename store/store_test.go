@@ -1,0 +1,846 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/rs/zerolog"
+
+	"github.com/replaygate/replaygate/spool"
+)
+
+const (
+	idA = "0123456789abcdef0123456789abcdef"
+	idB = "fedcba9876543210fedcba9876543210"
+	idC = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+)
+
+// clock is a settable test clock.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) add(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+var t0 = time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
+
+func newClock() *clock { return &clock{t: t0} }
+
+func openTest(t testing.TB, dir string, opts ...Option) *Store {
+	t.Helper()
+	return openCfg(t, DefaultConfig(), dir, opts...)
+}
+
+func openCfg(t testing.TB, cfg Config, dir string, opts ...Option) *Store {
+	t.Helper()
+	s, err := Open(cfg, dir, zerolog.Nop(), prometheus.NewRegistry(), opts...)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	return s
+}
+
+func fixture(t testing.TB) []byte {
+	t.Helper()
+	b, err := os.ReadFile("testdata/segment.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// events builds a segment of n simple events whose timestamps encode seq.
+func events(seq, n int) json.RawMessage {
+	var b strings.Builder
+	b.WriteByte('[')
+	for i := 0; i < n; i++ {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, `{"type":3,"data":{"source":1,"seq":%d,"i":%d},"timestamp":%d}`, seq, i, 1764336000000+int64(seq*1000+i))
+	}
+	b.WriteByte(']')
+	return json.RawMessage(b.String())
+}
+
+func seg(id string, seq int, subject string, ev json.RawMessage, at time.Time) spool.Segment {
+	return spool.Segment{ReplayID: id, Seq: seq, Subject: subject, ReceivedAt: at, Events: ev}
+}
+
+func forward(t testing.TB, s *Store, sg spool.Segment) {
+	t.Helper()
+	if err := s.Forward(context.Background(), sg); err != nil {
+		t.Fatalf("Forward %s: %v", sg.Key(), err)
+	}
+}
+
+func readEvents(t testing.TB, s *Store, id string) []map[string]any {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := s.WriteEvents(context.Background(), id, &buf); err != nil {
+		t.Fatalf("WriteEvents: %v", err)
+	}
+	var out []map[string]any
+	if err := json.Unmarshal(buf.Bytes(), &out); err != nil {
+		t.Fatalf("WriteEvents wrote invalid JSON: %v\n%s", err, buf.String())
+	}
+	return out
+}
+
+// seqsOf returns data.seq of each event.
+func seqsOf(evs []map[string]any) []int {
+	var out []int
+	for _, e := range evs {
+		d, _ := e["data"].(map[string]any)
+		f, _ := d["seq"].(float64)
+		out = append(out, int(f))
+	}
+	return out
+}
+
+func TestName(t *testing.T) {
+	if got := openTest(t, t.TempDir()).Name(); got != "local" {
+		t.Fatalf("Name() = %q, want local", got)
+	}
+}
+
+func TestMetaFromRealisticSegment(t *testing.T) {
+	s := openTest(t, t.TempDir())
+	forward(t, s, seg(idA, 0, "subj-1", fixture(t), t0))
+	m, err := s.Get(context.Background(), idA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(filepath.Join(s.dir(idA), "00000000.json.gz"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Meta{
+		ID:        idA,
+		Subject:   "subj-1",
+		StartedAt: time.UnixMilli(1764336000000).UTC(),
+		EndedAt:   time.UnixMilli(1764336006000).UTC(),
+		Segments:  1,
+		Events:    14,
+		URLs:      []string{"https://shop.example/products?q=***", "https://shop.example/account"},
+		Bytes:     fi.Size(),
+		Browser:   "Chrome 156",
+		OS:        "Linux",
+		Viewport:  &Viewport{Width: 1280, Height: 720},
+		Language:  "en",
+		Errors:    1,
+		Clicks:    2,
+		UpdatedAt: t0,
+	}
+	gotJSON, _ := json.Marshal(m)
+	wantJSON, _ := json.Marshal(want)
+	if !bytes.Equal(gotJSON, wantJSON) {
+		t.Fatalf("meta\n got %s\nwant %s", gotJSON, wantJSON)
+	}
+	if !strings.Contains(string(gotJSON), `"startedAt":"2025-11-28T13:20:00Z"`) {
+		t.Fatalf("startedAt is not RFC 3339: %s", gotJSON)
+	}
+	// The same metadata after a restart.
+	s2 := openTest(t, filepath.Dir(s.root))
+	m2, err := s2.Get(context.Background(), idA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got2, _ := json.Marshal(m2)
+	if !bytes.Equal(got2, wantJSON) {
+		t.Fatalf("meta after reopen\n got %s\nwant %s", got2, wantJSON)
+	}
+	// Stored events are the input, byte for byte apart from outer whitespace.
+	var buf bytes.Buffer
+	if err := s2.WriteEvents(context.Background(), idA, &buf); err != nil {
+		t.Fatal(err)
+	}
+	var in, out []json.RawMessage
+	json.Unmarshal(fixture(t), &in)
+	if err := json.Unmarshal(buf.Bytes(), &out); err != nil {
+		t.Fatal(err)
+	}
+	if len(in) != len(out) {
+		t.Fatalf("got %d events, want %d", len(out), len(in))
+	}
+	for i := range in {
+		if !bytes.Equal(in[i], out[i]) {
+			t.Fatalf("event %d differs:\n%s\n%s", i, in[i], out[i])
+		}
+	}
+}
+
+func TestForwardIdempotent(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	s, err := Open(DefaultConfig(), t.TempDir(), zerolog.Nop(), reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 3; i++ {
+		forward(t, s, seg(idA, 0, "subj", events(0, 5), t0))
+		forward(t, s, seg(idA, 1, "subj", events(1, 5), t0))
+	}
+	m, _ := s.Get(context.Background(), idA)
+	if m.Segments != 2 || m.Events != 10 {
+		t.Fatalf("segments=%d events=%d, want 2 and 10", m.Segments, m.Events)
+	}
+	if got := len(readEvents(t, s, idA)); got != 10 {
+		t.Fatalf("WriteEvents returned %d events, want 10", got)
+	}
+	if got := testutil.ToFloat64(s.m.segments.WithLabelValues(resultDuplicate)); got != 4 {
+		t.Fatalf("duplicate counter = %v, want 4", got)
+	}
+	// Also idempotent across a restart.
+	s2 := openTest(t, filepath.Dir(s.root))
+	forward(t, s2, seg(idA, 1, "subj", events(1, 5), t0))
+	if m, _ := s2.Get(context.Background(), idA); m.Segments != 2 || m.Events != 10 {
+		t.Fatalf("after reopen: segments=%d events=%d, want 2 and 10", m.Segments, m.Events)
+	}
+}
+
+func TestOutOfOrderSegmentsMergedInOrder(t *testing.T) {
+	s := openTest(t, t.TempDir())
+	order := []int{3, 0, 7, 1, 2, 6, 5, 4}
+	var wg sync.WaitGroup
+	for _, seq := range order {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := s.Forward(context.Background(), seg(idA, seq, "subj", events(seq, 3), t0.Add(time.Duration(seq)*time.Second))); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	want := []int{0, 0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 3, 4, 4, 4, 5, 5, 5, 6, 6, 6, 7, 7, 7}
+	if got := seqsOf(readEvents(t, s, idA)); !slices.Equal(got, want) {
+		t.Fatalf("event order %v, want %v", got, want)
+	}
+	m, _ := s.Get(context.Background(), idA)
+	if m.Segments != 8 || m.UpdatedAt != t0.Add(7*time.Second) {
+		t.Fatalf("meta %+v", m)
+	}
+	if m.StartedAt != time.UnixMilli(1764336000000).UTC() || m.EndedAt != time.UnixMilli(1764336007002).UTC() {
+		t.Fatalf("startedAt %v endedAt %v", m.StartedAt, m.EndedAt)
+	}
+}
+
+func TestURLsInSeqOrderAcrossSegments(t *testing.T) {
+	s := openTest(t, t.TempDir())
+	meta := func(href string, ts int64) json.RawMessage {
+		return json.RawMessage(fmt.Sprintf(`[{"type":4,"data":{"href":%q},"timestamp":%d}]`, href, ts))
+	}
+	forward(t, s, seg(idA, 2, "subj", meta("https://x/c", 3), t0))
+	forward(t, s, seg(idA, 0, "subj", meta("https://x/a", 1), t0))
+	forward(t, s, seg(idA, 1, "subj", meta("https://x/b", 2), t0))
+	forward(t, s, seg(idA, 3, "subj", meta("https://x/a", 4), t0))
+	m, _ := s.Get(context.Background(), idA)
+	if want := []string{"https://x/a", "https://x/b", "https://x/c"}; !slices.Equal(m.URLs, want) {
+		t.Fatalf("urls %v, want %v", m.URLs, want)
+	}
+}
+
+func TestEmptySegments(t *testing.T) {
+	s := openTest(t, t.TempDir())
+	forward(t, s, seg(idA, 0, "subj", json.RawMessage(" [ ] \n"), t0))
+	forward(t, s, seg(idA, 1, "subj", events(1, 2), t0))
+	forward(t, s, seg(idA, 2, "subj", json.RawMessage("[]"), t0))
+	if got := seqsOf(readEvents(t, s, idA)); !slices.Equal(got, []int{1, 1}) {
+		t.Fatalf("events %v", got)
+	}
+	s2 := openTest(t, t.TempDir())
+	forward(t, s2, seg(idB, 0, "subj", json.RawMessage("[]"), t0))
+	var buf bytes.Buffer
+	if err := s2.WriteEvents(context.Background(), idB, &buf); err != nil || buf.String() != "[]" {
+		t.Fatalf("WriteEvents = %q, %v; want []", buf.String(), err)
+	}
+	m, _ := s2.Get(context.Background(), idB)
+	if b, _ := json.Marshal(m); strings.Contains(string(b), "startedAt") || !strings.Contains(string(b), `"urls":[]`) {
+		t.Fatalf("meta of an empty replay: %s", b)
+	}
+}
+
+func TestInvalidSegmentsDropped(t *testing.T) {
+	s := openTest(t, t.TempDir())
+	cases := []struct {
+		name string
+		seg  spool.Segment
+	}{
+		{"traversal id", seg("../../../../etc/passwd", 0, "subj", events(0, 1), t0)},
+		{"upper-case id", seg(strings.ToUpper(idA), 0, "subj", events(0, 1), t0)},
+		{"short id", seg(idA[:31], 0, "subj", events(0, 1), t0)},
+		{"negative seq", seg(idA, -1, "subj", events(0, 1), t0)},
+		{"huge seq", seg(idA, maxSeq+1, "subj", events(0, 1), t0)},
+		{"no subject", seg(idA, 0, "", events(0, 1), t0)},
+		{"object", seg(idA, 0, "subj", json.RawMessage(`{"type":1}`), t0)},
+		{"broken json", seg(idA, 0, "subj", json.RawMessage(`[{"type":1}`), t0)},
+		{"trailing data", seg(idA, 0, "subj", json.RawMessage(`[] []`), t0)},
+		{"empty", seg(idA, 0, "subj", nil, t0)},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := s.Forward(context.Background(), tc.seg); err != nil {
+				t.Fatalf("Forward returned %v; invalid segments are dropped, not retried", err)
+			}
+		})
+	}
+	if l, _ := s.List(context.Background()); len(l) != 0 {
+		t.Fatalf("List = %v, want nothing stored", l)
+	}
+	entries, _ := os.ReadDir(s.root)
+	for _, e := range entries {
+		if e.Name() != trashDir && e.Name() != tombDir {
+			t.Fatalf("unexpected entry %q in %s", e.Name(), s.root)
+		}
+	}
+	if got := testutil.ToFloat64(s.m.segments.WithLabelValues(resultInvalid)); got != float64(len(cases)) {
+		t.Fatalf("invalid counter = %v, want %d", got, len(cases))
+	}
+}
+
+func TestSubjectMismatchDropped(t *testing.T) {
+	s := openTest(t, t.TempDir())
+	forward(t, s, seg(idA, 0, "alice", events(0, 2), t0))
+	forward(t, s, seg(idA, 1, "mallory", events(1, 2), t0))
+	m, _ := s.Get(context.Background(), idA)
+	if m.Segments != 1 || m.Subject != "alice" {
+		t.Fatalf("meta %+v", m)
+	}
+}
+
+func TestInvalidIDsRefused(t *testing.T) {
+	s := openTest(t, t.TempDir())
+	ctx := context.Background()
+	for _, id := range []string{"", "..", "../" + idA, idA + "/..", strings.ToUpper(idA), idA + "0", idA[:31] + "g", "/etc/passwd", idA[:16] + "\x00" + idA[17:]} {
+		if _, err := s.Get(ctx, id); !errors.Is(err, ErrInvalidID) {
+			t.Errorf("Get(%q) = %v, want ErrInvalidID", id, err)
+		}
+		if err := s.Delete(ctx, id); !errors.Is(err, ErrInvalidID) {
+			t.Errorf("Delete(%q) = %v, want ErrInvalidID", id, err)
+		}
+		if err := s.WriteEvents(ctx, id, &bytes.Buffer{}); !errors.Is(err, ErrInvalidID) {
+			t.Errorf("WriteEvents(%q) = %v, want ErrInvalidID", id, err)
+		}
+	}
+	if _, err := s.Get(ctx, idA); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("Get(unknown) = %v, want ErrNotFound", err)
+	}
+	if err := s.Delete(ctx, idA); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("Delete(unknown) = %v, want ErrNotFound", err)
+	}
+	if err := s.WriteEvents(ctx, idA, &bytes.Buffer{}); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("WriteEvents(unknown) = %v, want ErrNotFound", err)
+	}
+}
+
+func TestListNewestFirst(t *testing.T) {
+	s := openTest(t, t.TempDir())
+	forward(t, s, seg(idA, 0, "a", events(5, 1), t0))
+	forward(t, s, seg(idB, 0, "b", events(9, 1), t0))
+	forward(t, s, seg(idC, 0, "c", events(1, 1), t0))
+	l, err := s.List(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, m := range l {
+		ids = append(ids, m.ID)
+	}
+	if want := []string{idB, idA, idC}; !slices.Equal(ids, want) {
+		t.Fatalf("List order %v, want %v", ids, want)
+	}
+}
+
+func TestDeleteAndLateSegment(t *testing.T) {
+	clk := newClock()
+	s := openTest(t, t.TempDir(), WithClock(clk.now))
+	ctx := context.Background()
+	forward(t, s, seg(idA, 0, "subj", events(0, 2), t0))
+	clk.add(time.Minute)
+	if err := s.Delete(ctx, idA); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(s.dir(idA)); !os.IsNotExist(err) {
+		t.Fatalf("replay directory still there: %v", err)
+	}
+	if err := s.Delete(ctx, idA); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("second Delete = %v, want ErrNotFound", err)
+	}
+	// A segment accepted before the deletion, delivered late, stays deleted,
+	// also after a restart.
+	forward(t, s, seg(idA, 1, "subj", events(1, 2), t0.Add(30*time.Second)))
+	s2 := openTest(t, filepath.Dir(s.root), WithClock(clk.now))
+	forward(t, s2, seg(idA, 2, "subj", events(2, 2), t0.Add(59*time.Second)))
+	for _, st := range []*Store{s, s2} {
+		if _, err := st.Get(ctx, idA); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("late segment brought the replay back: %v", err)
+		}
+	}
+	// A segment accepted after the deletion starts afresh.
+	forward(t, s2, seg(idA, 3, "subj", events(3, 2), t0.Add(2*time.Minute)))
+	if m, err := s2.Get(ctx, idA); err != nil || m.Segments != 1 {
+		t.Fatalf("Get = %+v, %v", m, err)
+	}
+}
+
+func TestEraseSubject(t *testing.T) {
+	clk := newClock()
+	s := openTest(t, t.TempDir(), WithClock(clk.now))
+	ctx := context.Background()
+	forward(t, s, seg(idA, 0, "alice", events(0, 2), t0))
+	forward(t, s, seg(idA, 1, "alice", events(1, 2), t0))
+	forward(t, s, seg(idB, 0, "alice", events(0, 2), t0))
+	forward(t, s, seg(idC, 0, "bob", events(0, 2), t0))
+	clk.add(time.Minute)
+
+	n, err := s.EraseSubjectCount(ctx, "alice")
+	if err != nil || n != 2 {
+		t.Fatalf("EraseSubjectCount = %d, %v; want 2", n, err)
+	}
+	l, _ := s.List(ctx)
+	if len(l) != 1 || l[0].ID != idC {
+		t.Fatalf("List after erasure = %+v, want only bob's replay", l)
+	}
+	for _, id := range []string{idA, idB} {
+		if _, err := os.Stat(s.dir(id)); !os.IsNotExist(err) {
+			t.Fatalf("%s still on disk", id)
+		}
+	}
+	// Spooled segments of alice accepted before the erasure stay out, even
+	// for a replay id never seen before.
+	const idD = "dddddddddddddddddddddddddddddddd"
+	forward(t, s, seg(idD, 0, "alice", events(0, 2), t0.Add(10*time.Second)))
+	if _, err := s.Get(ctx, idD); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("erased subject's late segment stored: %v", err)
+	}
+	if n, err := s.EraseSubjectCount(ctx, "alice"); err != nil || n != 0 {
+		t.Fatalf("second erasure = %d, %v; want 0", n, err)
+	}
+	// The consent package's shape.
+	var eraser interface {
+		EraseSubject(context.Context, string) error
+	} = s
+	if err := eraser.EraseSubject(ctx, "bob"); err != nil {
+		t.Fatal(err)
+	}
+	if l, _ := s.List(ctx); len(l) != 0 {
+		t.Fatalf("List after erasing bob = %+v", l)
+	}
+	if _, err := s.EraseSubjectCount(ctx, ""); !errors.Is(err, ErrInvalidSubject) {
+		t.Fatalf("empty subject: %v", err)
+	}
+	// The index is rebuilt at Open.
+	forward(t, s, seg(idA, 0, "carol", events(0, 1), t0.Add(2*time.Minute)))
+	s2 := openTest(t, filepath.Dir(s.root), WithClock(clk.now))
+	if n, err := s2.EraseSubjectCount(ctx, "carol"); err != nil || n != 1 {
+		t.Fatalf("erase after reopen = %d, %v; want 1", n, err)
+	}
+}
+
+func TestEraseRacesWithForward(t *testing.T) {
+	// Whatever the interleaving, after EraseSubject returns nothing of the
+	// subject accepted before it is stored.
+	for round := 0; round < 20; round++ {
+		clk := newClock()
+		s := openTest(t, t.TempDir(), WithClock(clk.now))
+		var wg sync.WaitGroup
+		for i := 0; i < 8; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				id := fmt.Sprintf("%032x", i+1)
+				for seq := 0; seq < 3; seq++ {
+					if err := s.Forward(context.Background(), seg(id, seq, "alice", events(seq, 1), t0.Add(-time.Second))); err != nil {
+						t.Error(err)
+					}
+				}
+			}()
+		}
+		if _, err := s.EraseSubjectCount(context.Background(), "alice"); err != nil {
+			t.Fatal(err)
+		}
+		wg.Wait()
+		if l, _ := s.List(context.Background()); len(l) != 0 {
+			t.Fatalf("round %d: %d replays survived the erasure", round, len(l))
+		}
+		entries, _ := os.ReadDir(s.root)
+		if len(entries) != 2 {
+			t.Fatalf("round %d: left on disk: %v", round, entries)
+		}
+	}
+}
+
+func TestCrashLeftoversAtOpen(t *testing.T) {
+	dataDir := t.TempDir()
+	s := openTest(t, dataDir)
+	for seq := 0; seq < 3; seq++ {
+		forward(t, s, seg(idA, seq, "subj", events(seq, 2), t0))
+	}
+	forward(t, s, seg(idB, 0, "subj", events(0, 2), t0))
+	root := s.root
+	write := func(path, data string) {
+		t.Helper()
+		if err := os.WriteFile(path, []byte(data), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A torn segment write and a torn metadata write of replay A.
+	write(filepath.Join(root, idA, tempPrefix+"123"), "\x1f\x8b\x08garbage")
+	write(filepath.Join(root, idA, tempPrefix+"456"), `{"version":1,"id":`)
+	// Replay B: crash after the renames, before the cache reached the disk:
+	// the new segment file is there, segments.jsonl does not list it.
+	var b bytes.Buffer
+	if err := s.WriteEvents(context.Background(), idA, &b); err != nil {
+		t.Fatal(err)
+	}
+	copyFile(t, filepath.Join(root, idA, segName(1)), filepath.Join(root, idB, segName(1)))
+	// Replay A: segments.jsonl lists seq 2 but its file is gone (never
+	// acknowledged: the directory fsync did not happen).
+	if err := os.Remove(filepath.Join(root, idA, segName(2))); err != nil {
+		t.Fatal(err)
+	}
+	// Replay C: the first write crashed before replay.json existed.
+	os.Mkdir(filepath.Join(root, idC), 0o700)
+	write(filepath.Join(root, idC, segName(0)), "whatever")
+	write(filepath.Join(root, idC, tempPrefix+"789"), "torn")
+	// A half-deleted replay in the trash, torn files at the top and among tombstones.
+	os.MkdirAll(filepath.Join(root, trashDir, idC+"-x"), 0o700)
+	write(filepath.Join(root, tempPrefix+"1"), "x")
+	write(filepath.Join(root, tombDir, tempPrefix+"2"), "x")
+
+	s2 := openTest(t, dataDir)
+	ctx := context.Background()
+	mA, err := s2.Get(ctx, idA)
+	if err != nil || mA.Segments != 2 {
+		t.Fatalf("replay A = %+v, %v; want 2 segments", mA, err)
+	}
+	if got := seqsOf(readEvents(t, s2, idA)); !slices.Equal(got, []int{0, 0, 1, 1}) {
+		t.Fatalf("replay A events %v", got)
+	}
+	mB, err := s2.Get(ctx, idB)
+	if err != nil || mB.Segments != 2 || mB.Events != 4 {
+		t.Fatalf("replay B = %+v, %v; want the orphan segment adopted", mB, err)
+	}
+	if _, err := s2.Get(ctx, idC); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("replay C without metadata: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(root, idC)); !os.IsNotExist(err) {
+		t.Fatal("replay C directory kept")
+	}
+	for _, dir := range []string{root, filepath.Join(root, idA), filepath.Join(root, tombDir), filepath.Join(root, trashDir)} {
+		entries, _ := os.ReadDir(dir)
+		for _, e := range entries {
+			if strings.HasPrefix(e.Name(), tempPrefix) || dir == filepath.Join(root, trashDir) {
+				t.Errorf("leftover %s/%s", dir, e.Name())
+			}
+		}
+	}
+	// The reconciled metadata was persisted: a third Open changes nothing.
+	data1, _ := os.ReadFile(filepath.Join(root, idB, indexName))
+	openTest(t, dataDir)
+	data2, _ := os.ReadFile(filepath.Join(root, idB, indexName))
+	if !bytes.Equal(data1, data2) || !strings.Contains(string(data1), `"seq":1`) {
+		t.Fatalf("segments.jsonl of B not reconciled: %s", data1)
+	}
+	// A redelivered seq 2 of A is stored again.
+	forward(t, s2, seg(idA, 2, "subj", events(2, 2), t0))
+	if m, _ := s2.Get(ctx, idA); m.Segments != 3 {
+		t.Fatalf("redelivered segment not stored: %+v", m)
+	}
+}
+
+func TestSummaryCacheRebuilt(t *testing.T) {
+	cases := []struct {
+		name  string
+		cache string // content of segments.jsonl; "" removes it
+	}{
+		{"missing", ""},
+		{"torn", `{"seq":0,"bytes":12`},
+		{"zero length", " "},
+		{"garbage lines", "x\n{}\n{\"seq\":-5}\n[]\n"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			dataDir := t.TempDir()
+			s := openTest(t, dataDir)
+			forward(t, s, seg(idA, 0, "subj", fixture(t), t0))
+			forward(t, s, seg(idA, 1, "subj", events(1, 3), t0))
+			want, _ := s.Get(context.Background(), idA)
+			path := filepath.Join(s.dir(idA), indexName)
+			if tc.cache == "" {
+				os.Remove(path)
+			} else if err := os.WriteFile(path, []byte(tc.cache), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			got, err := openTest(t, dataDir).Get(context.Background(), idA)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// The receive time is lost with the cache (the file time stands in).
+			got.UpdatedAt, want.UpdatedAt = time.Time{}, time.Time{}
+			gj, _ := json.Marshal(got)
+			wj, _ := json.Marshal(want)
+			if !bytes.Equal(gj, wj) {
+				t.Fatalf("rebuilt meta\n got %s\nwant %s", gj, wj)
+			}
+		})
+	}
+}
+
+func TestSummaryCacheLinesAndTornTail(t *testing.T) {
+	dataDir := t.TempDir()
+	s := openTest(t, dataDir)
+	for seq := 0; seq < 3; seq++ {
+		forward(t, s, seg(idA, seq, "subj", events(seq, 2), t0))
+	}
+	path := filepath.Join(s.dir(idA), indexName)
+	data, _ := os.ReadFile(path)
+	if n := bytes.Count(data, []byte("\n")); n != 3 {
+		t.Fatalf("%d cache lines, want one per segment:\n%s", n, data)
+	}
+	// A crash in the middle of an append leaves a torn last line.
+	if err := appendFile(s.dir(idA), indexName, []byte(`{"seq":3,"by`)); err != nil {
+		t.Fatal(err)
+	}
+	s2 := openTest(t, dataDir)
+	if m, _ := s2.Get(context.Background(), idA); m.Segments != 3 || m.Events != 6 {
+		t.Fatalf("after torn cache line: %+v", m)
+	}
+	fixed, _ := os.ReadFile(path)
+	if !bytes.Equal(fixed, data) {
+		t.Fatalf("cache not rewritten whole:\n%s\nwant\n%s", fixed, data)
+	}
+	// New segments append after the repaired cache.
+	forward(t, s2, seg(idA, 3, "subj", events(3, 2), t0))
+	if m, _ := openTest(t, dataDir).Get(context.Background(), idA); m.Segments != 4 {
+		t.Fatalf("after reopen: %+v", m)
+	}
+}
+
+func TestReplayWithoutIdentityRemovedAtOpen(t *testing.T) {
+	dataDir := t.TempDir()
+	s := openTest(t, dataDir)
+	forward(t, s, seg(idA, 0, "subj", events(0, 1), t0))
+	forward(t, s, seg(idB, 0, "subj", events(0, 1), t0))
+	if err := os.WriteFile(filepath.Join(s.dir(idA), identityName), []byte(`{"version":1,"id":"`+idA+`","subject":""}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(filepath.Join(s.dir(idB), identityName))
+	s2 := openTest(t, dataDir)
+	for _, id := range []string{idA, idB} {
+		if _, err := s2.Get(context.Background(), id); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("%s: %v", id, err)
+		}
+		if _, err := os.Stat(s.dir(id)); !os.IsNotExist(err) {
+			t.Fatalf("%s kept on disk", id)
+		}
+	}
+}
+
+func TestCorruptSegmentFileIsRemovedAtOpen(t *testing.T) {
+	dataDir := t.TempDir()
+	s := openTest(t, dataDir)
+	forward(t, s, seg(idA, 0, "subj", events(0, 1), t0))
+	// An orphan that is not a gzip file cannot be adopted.
+	if err := os.WriteFile(filepath.Join(s.root, idA, segName(5)), []byte("not gzip"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s2 := openTest(t, dataDir)
+	if m, _ := s2.Get(context.Background(), idA); m.Segments != 1 {
+		t.Fatalf("meta %+v", m)
+	}
+	if _, err := os.Stat(filepath.Join(s.root, idA, segName(5))); !os.IsNotExist(err) {
+		t.Fatal("corrupt segment kept")
+	}
+}
+
+func copyFile(t *testing.T, from, to string) {
+	t.Helper()
+	data, err := os.ReadFile(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(to, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestRetentionJanitor(t *testing.T) {
+	clk := newClock()
+	cfg := DefaultConfig()
+	cfg.Retention = 48 * time.Hour
+	s := openCfg(t, cfg, t.TempDir(), WithClock(clk.now))
+	ctx := context.Background()
+	forward(t, s, seg(idA, 0, "a", events(0, 1), t0))
+	forward(t, s, seg(idB, 0, "b", events(0, 1), t0.Add(24*time.Hour)))
+	if err := s.Delete(ctx, idB); err != nil { // leaves a tombstone at t0
+		t.Fatal(err)
+	}
+	forward(t, s, seg(idB, 0, "b", events(0, 1), t0.Add(25*time.Hour)))
+	// A replay stays while it keeps receiving segments.
+	forward(t, s, seg(idC, 0, "c", events(0, 1), t0))
+	forward(t, s, seg(idC, 1, "c", events(1, 1), t0.Add(47*time.Hour)))
+
+	cases := []struct {
+		at   time.Duration
+		want []string
+	}{
+		{47 * time.Hour, []string{idA, idB, idC}},
+		{48*time.Hour + time.Second, []string{idB, idC}},
+		{73*time.Hour + time.Second, []string{idC}},
+		{96 * time.Hour, nil},
+	}
+	for _, tc := range cases {
+		clk.mu.Lock()
+		clk.t = t0.Add(tc.at)
+		clk.mu.Unlock()
+		s.sweep(ctx)
+		l, _ := s.List(ctx)
+		var ids []string
+		for _, m := range l {
+			ids = append(ids, m.ID)
+		}
+		slices.Sort(ids)
+		slices.Sort(tc.want)
+		if !slices.Equal(ids, tc.want) {
+			t.Fatalf("at +%s: %v, want %v", tc.at, ids, tc.want)
+		}
+	}
+	if n, b := s.usage(); n != 0 || b != 0 {
+		t.Fatalf("usage after expiry = %d replays, %d bytes", n, b)
+	}
+	if got := testutil.ToFloat64(s.m.deleted.WithLabelValues(reasonRetention)); got != 3 {
+		t.Fatalf("retention deletions = %v, want 3", got)
+	}
+	if entries, _ := os.ReadDir(filepath.Join(s.root, tombDir)); len(entries) != 0 {
+		t.Fatalf("tombstones not expired: %v", entries)
+	}
+}
+
+func TestMaxBytes(t *testing.T) {
+	clk := newClock()
+	cfg := DefaultConfig()
+	s := openCfg(t, cfg, t.TempDir(), WithClock(clk.now))
+	forward(t, s, seg(idA, 0, "a", events(0, 50), t0))
+	one, _ := s.Get(context.Background(), idA)
+	cfg.MaxBytes = one.Bytes*2 + one.Bytes/2
+	s = openCfg(t, cfg, filepath.Dir(s.root), WithClock(clk.now))
+
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { s.RunJanitor(ctx); close(done) }()
+	forward(t, s, seg(idB, 0, "b", events(0, 50), t0.Add(time.Minute)))
+	forward(t, s, seg(idC, 0, "c", events(0, 50), t0.Add(2*time.Minute)))
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		l, _ := s.List(context.Background())
+		if len(l) == 2 {
+			if l[0].ID == idA || l[1].ID == idA {
+				t.Fatalf("the newest replays were deleted: %v", l)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("janitor did not enforce max_bytes: %d replays", len(l))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("RunJanitor did not return after cancel")
+	}
+}
+
+func TestConcurrentForward(t *testing.T) {
+	s := openTest(t, t.TempDir())
+	ids := []string{idA, idB, idC}
+	var wg sync.WaitGroup
+	for w := 0; w < 6; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for seq := 0; seq < 10; seq++ {
+				for _, id := range ids {
+					if err := s.Forward(context.Background(), seg(id, seq, "subj", events(seq, 2), t0)); err != nil {
+						t.Error(err)
+					}
+				}
+				s.List(context.Background())
+			}
+		}()
+	}
+	wg.Wait()
+	for _, id := range ids {
+		m, _ := s.Get(context.Background(), id)
+		if m.Segments != 10 || m.Events != 20 {
+			t.Fatalf("%s: %+v", id, m)
+		}
+		if got := len(readEvents(t, s, id)); got != 20 {
+			t.Fatalf("%s: %d events", id, got)
+		}
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	cases := []struct {
+		name string
+		edit func(*Config)
+		want string
+	}{
+		{"defaults", func(*Config) {}, ""},
+		{"short retention", func(c *Config) { c.Retention = time.Minute }, "retention:"},
+		{"negative max_bytes", func(c *Config) { c.MaxBytes = -1 }, "max_bytes:"},
+		{"janitor interval", func(c *Config) { c.JanitorInterval = 0 }, "janitor_interval:"},
+		{"gzip level 0", func(c *Config) { c.GzipLevel = 0 }, "gzip_level:"},
+		{"gzip level 10", func(c *Config) { c.GzipLevel = 10 }, "gzip_level:"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c := DefaultConfig()
+			tc.edit(&c)
+			err := c.Validate()
+			if tc.want == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if err == nil || !strings.HasPrefix(err.Error(), tc.want) {
+				t.Fatalf("Validate() = %v, want prefix %q", err, tc.want)
+			}
+		})
+	}
+	if _, err := Open(Config{}, t.TempDir(), zerolog.Nop(), nil); err == nil {
+		t.Fatal("Open accepted an invalid config")
+	}
+}
+
+func TestWriteEventsCancelled(t *testing.T) {
+	s := openTest(t, t.TempDir())
+	forward(t, s, seg(idA, 0, "subj", events(0, 1), t0))
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := s.WriteEvents(ctx, idA, &bytes.Buffer{}); !errors.Is(err, context.Canceled) {
+		t.Fatalf("WriteEvents = %v, want context.Canceled", err)
+	}
+}
