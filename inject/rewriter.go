@@ -1,0 +1,273 @@
+package inject
+
+import (
+	"context"
+	"fmt"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/rs/zerolog"
+)
+
+// Rewriter decides which responses get the markup and rewrites them. It is
+// safe for concurrent use.
+type Rewriter struct {
+	cfg      Config
+	markup   Markup
+	log      zerolog.Logger
+	codecs   *codecs
+	csp      cspPolicy
+	statuses map[int]bool
+}
+
+// New validates cfg and returns a Rewriter that injects markup.
+func New(cfg Config, markup Markup, log zerolog.Logger) (*Rewriter, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("inject: %w", err)
+	}
+	if markup == nil {
+		return nil, fmt.Errorf("inject: markup is nil; pass DefaultMarkup(prefix)")
+	}
+	c, err := newCodecs(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("inject: %w", err)
+	}
+	r := &Rewriter{
+		cfg:      cfg,
+		markup:   markup,
+		log:      log.With().Str("component", "inject").Logger(),
+		codecs:   c,
+		statuses: make(map[int]bool, len(cfg.Statuses)),
+	}
+	for _, s := range cfg.Statuses {
+		r.statuses[s] = true
+	}
+	r.csp = cspPolicy{ourSource: "'self'", overrideNone: cfg.OverrideScriptNone}
+	if cfg.PublicOrigin != "" {
+		r.csp.ourSource = strings.TrimSuffix(cfg.PublicOrigin, "/") + cfg.Prefix + "/"
+	}
+	return r, nil
+}
+
+// clientEncodingKey carries the client's Accept-Encoding from
+// PrepareRequest to Rewrite when the upstream was asked for identity.
+type clientEncodingKey struct{}
+
+// PrepareRequest asks the upstream for an uncompressed body on requests
+// that are likely to return an HTML page (GET with an Accept naming
+// text/html or application/xhtml+xml, on a path that is not excluded), when
+// Config.UpstreamIdentity is set. Rewrite then compresses the rewritten
+// page for the client itself; decoding the upstream's compression first
+// would only add work (BENCH_NOTES.md). Other requests are not touched, so
+// assets keep the upstream's compression; a request whose client refuses
+// identity is not touched either, so any non-HTML answer still reaches the
+// client in an encoding it accepted.
+//
+// The outgoing request's context is replaced (same parent) to remember
+// the client's Accept-Encoding; call it before the request is sent.
+func (r *Rewriter) PrepareRequest(req *http.Request) {
+	if !r.cfg.Enabled || !r.cfg.UpstreamIdentity || req == nil || req.Method != http.MethodGet ||
+		req.URL == nil || r.excluded(req.URL.Path) || !acceptsHTML(req.Header.Values("Accept")) {
+		return
+	}
+	ae := strings.Join(req.Header.Values("Accept-Encoding"), ",")
+	if strings.TrimSpace(ae) == "" || !acceptable(ae, "identity") {
+		return
+	}
+	*req = *req.WithContext(context.WithValue(req.Context(), clientEncodingKey{}, ae))
+	req.Header.Set("Accept-Encoding", "identity")
+}
+
+// Rewrite decides whether resp gets the markup and, if so, replaces
+// resp.Body by a streaming rewriter and fixes the headers. It reports
+// whether it did. A response it does not rewrite is left untouched.
+func (r *Rewriter) Rewrite(resp *http.Response) bool {
+	reason := r.ineligible(resp)
+	if reason != "" {
+		if e := r.log.Debug(); e.Enabled() {
+			e.Str("reason", reason).Int("status", statusOf(resp)).Msg("not injected")
+		}
+		return false
+	}
+	h := resp.Header
+	mt, _, _ := mime.ParseMediaType(h.Get("Content-Type")) // validated in ineligible
+	inEnc, _ := parseEncoding(h.Values("Content-Encoding"))
+	outEnc := inEnc
+	clientAE, negotiated := resp.Request.Context().Value(clientEncodingKey{}).(string)
+	if negotiated && inEnc == encIdentity {
+		outEnc = pickEncoding(clientAE)
+	}
+
+	edit := r.csp.plan(h)
+	if edit.blocked {
+		r.log.Debug().Msg("not injected: enforced CSP forbids all scripts (override_script_none is off)")
+		return false
+	}
+	edit.apply(h)
+
+	h.Del("Content-Length")
+	resp.ContentLength = -1
+	if et := h.Get("Etag"); et != "" && !strings.HasPrefix(et, "W/") {
+		h.Set("Etag", "W/"+et)
+	}
+	// Digests of the original bytes are wrong now; ranges of the original
+	// cannot be spliced into the rewritten page.
+	for _, k := range []string{"Content-Md5", "Content-Digest", "Repr-Digest", "Digest", "Accept-Ranges"} {
+		h.Del(k)
+	}
+	if outEnc != inEnc {
+		h.Set("Content-Encoding", outEnc.String())
+		addVary(h, "Accept-Encoding")
+	}
+	resp.Uncompressed = false
+	resp.Body = newStream(r.codecs, resp.Body, inEnc, outEnc, mt == "application/xhtml+xml", r.markup(edit.nonce), r.cfg.MaxHeadBytes)
+	return true
+}
+
+// ineligible returns why resp must not be rewritten, or "".
+func (r *Rewriter) ineligible(resp *http.Response) string {
+	switch {
+	case !r.cfg.Enabled:
+		return "disabled"
+	case resp == nil || resp.Request == nil || resp.Request.URL == nil:
+		return "no request"
+	case resp.Request.Method != http.MethodGet:
+		return "method"
+	case !r.statuses[resp.StatusCode]:
+		return "status"
+	case resp.Body == nil || resp.Body == http.NoBody || resp.ContentLength == 0:
+		return "empty body"
+	case resp.Header.Get("Content-Range") != "":
+		return "partial content"
+	}
+	h := resp.Header
+	mt, params, err := mime.ParseMediaType(h.Get("Content-Type"))
+	if err != nil || (mt != "text/html" && mt != "application/xhtml+xml") {
+		return "content type"
+	}
+	if cs := strings.ToLower(params["charset"]); strings.HasPrefix(cs, "utf-16") ||
+		strings.HasPrefix(cs, "utf-32") || strings.HasPrefix(cs, "iso-2022") {
+		// Not ASCII-compatible: our ASCII markup would corrupt the page.
+		return "charset"
+	}
+	if hasToken(h.Values("Cache-Control"), "no-transform") {
+		return "no-transform"
+	}
+	if d := h.Get("Content-Disposition"); d != "" {
+		if t, _, err := mime.ParseMediaType(d); err != nil || t != "inline" {
+			return "content disposition"
+		}
+	}
+	if r.excluded(resp.Request.URL.Path) {
+		return "excluded path"
+	}
+	if _, ok := parseEncoding(h.Values("Content-Encoding")); !ok {
+		return "content encoding"
+	}
+	return ""
+}
+
+func (r *Rewriter) excluded(path string) bool {
+	for _, p := range r.cfg.ExcludePaths {
+		if strings.HasPrefix(path, p) {
+			return true
+		}
+	}
+	return strings.HasPrefix(path, r.cfg.Prefix+"/")
+}
+
+func statusOf(resp *http.Response) int {
+	if resp == nil {
+		return 0
+	}
+	return resp.StatusCode
+}
+
+// hasToken reports whether a comma-separated header holds token t
+// (case-insensitive, parameters ignored).
+func hasToken(values []string, t string) bool {
+	for _, v := range values {
+		for _, part := range strings.Split(v, ",") {
+			name, _, _ := strings.Cut(part, "=")
+			if strings.EqualFold(strings.TrimSpace(name), t) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func addVary(h http.Header, field string) {
+	for _, v := range h.Values("Vary") {
+		for _, part := range strings.Split(v, ",") {
+			p := strings.TrimSpace(part)
+			if p == "*" || strings.EqualFold(p, field) {
+				return
+			}
+		}
+	}
+	h.Add("Vary", field)
+}
+
+func acceptsHTML(accept []string) bool {
+	for _, v := range accept {
+		for _, part := range strings.Split(v, ",") {
+			mt, q := qualityOf(part)
+			if q > 0 && (mt == "text/html" || mt == "application/xhtml+xml") {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// qualityOf splits "gzip;q=0.5" into ("gzip", 0.5); no q means 1.
+func qualityOf(part string) (string, float64) {
+	name, params, _ := strings.Cut(part, ";")
+	q := 1.0
+	for _, p := range strings.Split(params, ";") {
+		k, v, ok := strings.Cut(strings.TrimSpace(p), "=")
+		if ok && strings.EqualFold(strings.TrimSpace(k), "q") {
+			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			if err != nil || f < 0 {
+				f = 0
+			}
+			q = f
+		}
+	}
+	return strings.ToLower(strings.TrimSpace(name)), q
+}
+
+// acceptable reports whether Accept-Encoding value ae admits coding
+// (RFC 9110 12.5.3: identity is acceptable unless refused explicitly or
+// by "*;q=0").
+func acceptable(ae, coding string) bool {
+	star := -1.0
+	for _, part := range strings.Split(ae, ",") {
+		name, q := qualityOf(part)
+		if name == coding || (coding == "gzip" && name == "x-gzip") {
+			return q > 0
+		}
+		if name == "*" {
+			star = q
+		}
+	}
+	if star >= 0 {
+		return star > 0
+	}
+	return coding == "identity"
+}
+
+// pickEncoding chooses the client encoding for a page we compress
+// ourselves: gzip first because it is several times cheaper than brotli
+// for a similar ratio at on-the-fly levels (BENCH_NOTES.md).
+func pickEncoding(ae string) encoding {
+	for _, e := range []encoding{encGzip, encBrotli, encDeflate} {
+		if acceptable(ae, e.String()) {
+			return e
+		}
+	}
+	return encIdentity
+}

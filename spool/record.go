@@ -1,0 +1,136 @@
+package spool
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"math"
+	"time"
+)
+
+// On-disk layout of a log file:
+//
+//	file header: magic "RGSPOOL1" | first LSN (uint64 LE)
+//	records:     payload length (uint32 LE) | CRC-32C of payload (uint32 LE) | payload
+//	payload:     LSN (uint64) | received at, Unix ns (int64) | seq (int64) |
+//	             replay id len (uint16) | replay id | subject len (uint16) | subject | events
+//
+// A record is valid only if its length fits, its checksum matches and its
+// LSN is the one expected next; the first invalid record in the newest file
+// marks a torn tail.
+const (
+	fileMagic      = "RGSPOOL1"
+	fileHeaderSize = 16
+	recHeaderSize  = 8
+	payloadFixed   = 8 + 8 + 8 + 2 + 2
+	// MaxSegmentBytes bounds one encoded segment; ingest limits uploads far
+	// below it.
+	MaxSegmentBytes = 64 << 20
+	// noTime encodes a zero ReceivedAt, whose UnixNano is undefined.
+	noTime = math.MinInt64
+)
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// errBadRecord reports a record that fails its checks.
+var errBadRecord = errors.New("spool: bad record")
+
+// encodeRecord returns the full record for seg with LSN and checksum left
+// zero; the writer fills them in with sealRecord when it orders the batch.
+func encodeRecord(seg Segment) ([]byte, error) {
+	if len(seg.ReplayID) > math.MaxUint16 || len(seg.Subject) > math.MaxUint16 {
+		return nil, fmt.Errorf("spool: replay id or subject longer than %d bytes", math.MaxUint16)
+	}
+	n := payloadFixed + len(seg.ReplayID) + len(seg.Subject) + len(seg.Events)
+	if n > MaxSegmentBytes {
+		return nil, fmt.Errorf("spool: segment of %d bytes exceeds %d", n, MaxSegmentBytes)
+	}
+	buf := make([]byte, recHeaderSize+n)
+	binary.LittleEndian.PutUint32(buf[0:], uint32(n))
+	p := buf[recHeaderSize:]
+	at := int64(noTime)
+	if !seg.ReceivedAt.IsZero() {
+		at = seg.ReceivedAt.UnixNano()
+	}
+	binary.LittleEndian.PutUint64(p[8:], uint64(at))
+	binary.LittleEndian.PutUint64(p[16:], uint64(int64(seg.Seq)))
+	i := 24
+	binary.LittleEndian.PutUint16(p[i:], uint16(len(seg.ReplayID)))
+	i += 2
+	i += copy(p[i:], seg.ReplayID)
+	binary.LittleEndian.PutUint16(p[i:], uint16(len(seg.Subject)))
+	i += 2
+	i += copy(p[i:], seg.Subject)
+	copy(p[i:], seg.Events)
+	return buf, nil
+}
+
+// sealRecord stamps rec with its LSN and checksum.
+func sealRecord(rec []byte, lsn uint64) {
+	binary.LittleEndian.PutUint64(rec[recHeaderSize:], lsn)
+	binary.LittleEndian.PutUint32(rec[4:], crc32.Checksum(rec[recHeaderSize:], castagnoli))
+}
+
+// parseRecordHeader returns the payload length and checksum of a record
+// header, rejecting lengths no valid record can have.
+func parseRecordHeader(h []byte) (n int, sum uint32, err error) {
+	n = int(binary.LittleEndian.Uint32(h[0:]))
+	if n < payloadFixed || n > MaxSegmentBytes {
+		return 0, 0, fmt.Errorf("%w: length %d", errBadRecord, n)
+	}
+	return n, binary.LittleEndian.Uint32(h[4:]), nil
+}
+
+// decodePayload checks payload against sum and decodes it. The returned
+// segment's Events alias payload.
+func decodePayload(payload []byte, sum uint32) (lsn uint64, seg Segment, err error) {
+	if len(payload) < payloadFixed {
+		return 0, Segment{}, fmt.Errorf("%w: short payload", errBadRecord)
+	}
+	if crc32.Checksum(payload, castagnoli) != sum {
+		return 0, Segment{}, fmt.Errorf("%w: checksum mismatch", errBadRecord)
+	}
+	lsn = binary.LittleEndian.Uint64(payload[0:])
+	if at := int64(binary.LittleEndian.Uint64(payload[8:])); at != noTime {
+		seg.ReceivedAt = time.Unix(0, at).UTC()
+	}
+	seg.Seq = int(int64(binary.LittleEndian.Uint64(payload[16:])))
+	rest := payload[24:]
+	field := func() (string, bool) {
+		if len(rest) < 2 {
+			return "", false
+		}
+		l := int(binary.LittleEndian.Uint16(rest))
+		if len(rest) < 2+l {
+			return "", false
+		}
+		s := string(rest[2 : 2+l])
+		rest = rest[2+l:]
+		return s, true
+	}
+	var ok1, ok2 bool
+	seg.ReplayID, ok1 = field()
+	seg.Subject, ok2 = field()
+	if !ok1 || !ok2 {
+		return 0, Segment{}, fmt.Errorf("%w: field overruns payload", errBadRecord)
+	}
+	seg.Events = rest
+	return lsn, seg, nil
+}
+
+// fileHeader returns the header of a log file whose first record is lsn.
+func fileHeader(firstLSN uint64) []byte {
+	h := make([]byte, fileHeaderSize)
+	copy(h, fileMagic)
+	binary.LittleEndian.PutUint64(h[8:], firstLSN)
+	return h
+}
+
+// parseFileHeader returns the first LSN recorded in a file header.
+func parseFileHeader(h []byte) (uint64, error) {
+	if len(h) < fileHeaderSize || string(h[:8]) != fileMagic {
+		return 0, errors.New("spool: not a spool log file")
+	}
+	return binary.LittleEndian.Uint64(h[8:]), nil
+}
