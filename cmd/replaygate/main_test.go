@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"compress/gzip"
+	"compress/zlib"
 	"context"
 	"os"
 	"path/filepath"
@@ -58,5 +60,36 @@ func TestServeRefusesBadFlags(t *testing.T) {
 	}
 	if _, err := runCmd(t, nil, "", "serve", "--nope"); err == nil {
 		t.Fatal("unknown flag accepted")
+	}
+}
+
+func TestScrubCommand(t *testing.T) {
+	in := `[{"type":3,"timestamp":1,"data":{"source":0,"texts":[{"id":1,"value":"mail jane@example.com now"}]}}]`
+	var zbuf bytes.Buffer
+	zw := zlib.NewWriter(&zbuf)
+	zw.Write([]byte(in))
+	zw.Close()
+	var gbuf bytes.Buffer
+	gw := gzip.NewWriter(&gbuf)
+	gw.Write([]byte(in))
+	gw.Close()
+	for name, stdin := range map[string]string{"json": in, "zlib": zbuf.String(), "gzip": gbuf.String()} {
+		t.Run(name, func(t *testing.T) {
+			out, err := runCmd(t, nil, stdin, "scrub")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if strings.Contains(out, "jane@example.com") || !strings.Contains(out, `"timestamp":1`) {
+				t.Fatalf("output %q", out)
+			}
+		})
+	}
+	file := filepath.Join(t.TempDir(), "rec.json")
+	os.WriteFile(file, []byte(in), 0o600)
+	if out, err := runCmd(t, nil, "", "scrub", file); err != nil || strings.Contains(out, "jane@") {
+		t.Fatalf("file: %q %v", out, err)
+	}
+	if _, err := runCmd(t, nil, `{"not":"an array"}`, "scrub"); err == nil || !strings.Contains(err.Error(), "not an rrweb event array") {
+		t.Fatalf("bad input: %v", err)
 	}
 }
