@@ -95,7 +95,12 @@ func (h *HTTPCollector) Forward(ctx context.Context, seg spool.Segment) error {
 		return transportError("http", err)
 	}
 	h.resp.observe("http", resp.StatusCode)
-	return classify("http", resp, h.now())
+	err = classify("http", resp, h.now())
+	if err != nil {
+		// Status only: response bodies may echo what was sent.
+		h.log.Debug().Int("status", resp.StatusCode).Str("key", seg.Key()).Msg("destination refused segment")
+	}
+	return err
 }
 
 // Sign returns the SignatureHeader value for body sent at timestamp ts.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -36,6 +37,7 @@ func NewNATS(cfg NATSConfig, log zerolog.Logger) (*NATS, error) {
 		nats.Name("replaygate"),
 		nats.RetryOnFailedConnect(true),
 		nats.MaxReconnects(-1),
+		nats.ReconnectWait(time.Second),
 		nats.Timeout(cfg.Timeout),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
 			log.Warn().Msg("nats disconnected")

@@ -3,6 +3,7 @@ package forward
 import (
 	"context"
 	"encoding/json"
+	"net"
 	"testing"
 	"time"
 
@@ -17,8 +18,13 @@ import (
 // startNATS runs an embedded JetStream server on a loopback port.
 func startNATS(t *testing.T) *server.Server {
 	t.Helper()
+	return startNATSAt(t, -1, t.TempDir())
+}
+
+func startNATSAt(t *testing.T, port int, storeDir string) *server.Server {
+	t.Helper()
 	ns, err := server.NewServer(&server.Options{
-		Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(),
+		Host: "127.0.0.1", Port: port, JetStream: true, StoreDir: storeDir,
 		NoLog: true, NoSigs: true,
 	})
 	if err != nil {
@@ -113,5 +119,59 @@ func TestNATSServerDownAtStart(t *testing.T) {
 	defer n.Close()
 	if err := n.Forward(context.Background(), testSeg(0)); err == nil || spool.IsPermanent(err) {
 		t.Fatalf("Forward to a down server: %v, want retryable", err)
+	}
+}
+
+// TestNATSServerRestart: while the server is down, publishes fail as
+// retryable; once it is back (same port and store), the spool's retries go
+// through, and a redelivery of a key published before the outage is
+// still deduplicated.
+func TestNATSServerRestart(t *testing.T) {
+	store := t.TempDir()
+	ns := startNATSAt(t, -1, store)
+	port := ns.Addr().(*net.TCPAddr).Port
+	cfg := natsConfig(ns.ClientURL())
+	cfg.Timeout = 500 * time.Millisecond
+	n, err := NewNATS(cfg, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close()
+	ctx := context.Background()
+	if err := n.Forward(ctx, testSeg(0)); err != nil {
+		t.Fatal(err)
+	}
+	ns.Shutdown()
+	ns.WaitForShutdown()
+	if err := n.Forward(ctx, testSeg(1)); err == nil || spool.IsPermanent(err) {
+		t.Fatalf("publish while down: %v, want retryable", err)
+	}
+
+	ns = startNATSAt(t, port, store)
+	deadline := time.Now().Add(10 * time.Second)
+	for _, seq := range []int{1, 0} { // 0 is a redelivery from before the outage
+		for {
+			err := n.Forward(ctx, testSeg(seq))
+			if err == nil {
+				break
+			}
+			if spool.IsPermanent(err) || time.Now().After(deadline) {
+				t.Fatalf("after restart: %v", err)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	nc, err := nats.Connect(ns.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	st, err := js.Stream(ctx, "REPLAYGATE")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info, _ := st.Info(ctx); info.State.Msgs != 2 {
+		t.Fatalf("stream holds %d messages, want 2", info.State.Msgs)
 	}
 }

@@ -118,7 +118,12 @@ func (s *Sentry) Forward(ctx context.Context, seg spool.Segment) error {
 		return transportError("sentry", err)
 	}
 	s.resp.observe("sentry", resp.StatusCode)
-	return classify("sentry", resp, s.now())
+	err = classify("sentry", resp, s.now())
+	if err != nil {
+		// Status only: response bodies may echo what was sent.
+		s.log.Debug().Int("status", resp.StatusCode).Str("key", seg.Key()).Msg("destination refused segment")
+	}
+	return err
 }
 
 // rrwebEvent is the part of an rrweb event the replay_event summary needs.

@@ -83,6 +83,16 @@ func TestConfigValidate(t *testing.T) {
 	}
 }
 
+func TestOpenTwiceIsRefused(t *testing.T) {
+	dir := t.TempDir()
+	s := openT(t, testConfig(), dir)
+	if _, err := Open(testConfig(), dir, nil, zerolog.Nop(), nil); err == nil || !strings.Contains(err.Error(), "in use") {
+		t.Fatalf("second Open of a spool in use: %v", err)
+	}
+	s.Close()
+	openT(t, testConfig(), dir).Close() // released by Close
+}
+
 func TestOpenRejectsDuplicateNames(t *testing.T) {
 	_, err := Open(testConfig(), t.TempDir(), []Forwarder{newCollector("a"), newCollector("a")}, zerolog.Nop(), nil)
 	if err == nil {
