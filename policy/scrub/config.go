@@ -82,7 +82,18 @@ type Rule struct {
 	Method Method `yaml:"method"`
 }
 
-// Config is the "scrub" configuration section.
+// Config is the "scrub" configuration section. Decode it over
+// DefaultConfig so omitted fields keep their defaults:
+//
+//	scrub:
+//	  detectors:
+//	    email: {method: hash}      # enabled stays true
+//	    ipv4: {enabled: false}
+//	  rules:
+//	    - {name: employee_id, pattern: 'EMP-\d{6}', method: replace}
+//	  extra_sensitive_keys: [loyalty_number]
+//	  hash_key: "…32 random bytes…"
+//	  max_depth: 512
 type Config struct {
 	Detectors Detectors `yaml:"detectors"`
 	// Rules are custom detectors run on every string after the built-in ones.
@@ -187,7 +198,7 @@ func (c Config) Validate() error {
 		}
 		re, err := regexp.Compile(r.Pattern)
 		if err != nil {
-			return fmt.Errorf("rules[%d].pattern: does not compile (%v); use Go RE2 syntax", i, errors.Unwrap(err))
+			return fmt.Errorf("rules[%d].pattern: does not compile (%v); use Go RE2 syntax", i, err)
 		}
 		if re.MatchString("") {
 			return fmt.Errorf("rules[%d].pattern: %q matches the empty string; make it match at least one character", i, r.Pattern)

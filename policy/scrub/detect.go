@@ -996,6 +996,14 @@ func apiKeyA(t []byte) bool {
 
 // apiKeySep checks tokens with a '_' or '-' separated prefix.
 func apiKeySep(t []byte) bool {
+	if len(t) < 15 {
+		return false
+	}
+	switch t[0] {
+	case 'g', 's', 'r', 'x', 'n':
+	default:
+		return false
+	}
 	alnum := func(b []byte) bool { return allClass(b, ctWord) && bytes.IndexByte(b, '_') < 0 }
 	switch {
 	case len(t) == 40 && (hasPrefix(t, "ghp_") || hasPrefix(t, "gho_") || hasPrefix(t, "ghu_") || hasPrefix(t, "ghs_") || hasPrefix(t, "ghr_")):

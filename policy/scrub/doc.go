@@ -13,7 +13,10 @@
 // IPv6 addresses, IBANs (mod 97), JWTs, Bearer tokens, PEM private keys,
 // well-known API key formats, credentials in URLs, sensitive URL parameters
 // and values under sensitive JSON keys; custom rules add regular
-// expressions. Methods: mask (keeps length, so a replay keeps its layout),
+// expressions. Form fields that a sibling attribute marks as secret
+// (type="password" or "hidden", any autocomplete token, a name or id such as
+// csrf_token or api-key) have their "value"/"content" scrubbed whole, in
+// whichever order the attributes come. Methods: mask (keeps length, so a replay keeps its layout),
 // replace, hash (keyed HMAC, stable) and remove. Scrubbing is idempotent.
 //
 // The package does not decompress, limit body sizes, check consent, log or

@@ -24,28 +24,60 @@ func normalizeName(dst, b []byte) []byte {
 	return dst
 }
 
-// commonKey reports keys of the rrweb event format and common attribute
-// names, which hold no personal data and are not sensitive keys; skipping
-// the detectors for them keeps the per-key cost low.
-func commonKey(k []byte) bool {
+// keyKind classifies object keys the scanner treats specially.
+type keyKind uint8
+
+const (
+	keyOther        keyKind = iota // unknown: run the detectors and the sensitive-key check
+	keyCommon                      // rrweb format or common attribute name: no personal data
+	keyType                        // "type": event type, or an input's type attribute
+	keyTimestamp                   // "timestamp"
+	keyData                        // "data"
+	keyHref                        // "href"
+	keyName                        // "name" or "id": may name a secret form field
+	keyAutocomplete                // "autocomplete"
+	keyValue                       // "value" or "content": a form field's value
+)
+
+// classifyKey looks k up among the keys of the rrweb event format and
+// common attribute names, which hold no personal data and are not
+// sensitive; one switch per key keeps the per-key cost low.
+func classifyKey(k []byte) keyKind {
 	switch string(k) {
-	case "type", "data", "timestamp", "node", "childNodes", "id", "tagName",
-		"attributes", "textContent", "isStyle", "isSVG", "rootId", "name",
-		"publicId", "systemId", "href", "width", "height", "initialOffset",
+	case "type":
+		return keyType
+	case "timestamp":
+		return keyTimestamp
+	case "data":
+		return keyData
+	case "href":
+		return keyHref
+	case "name", "id":
+		return keyName
+	case "autocomplete":
+		return keyAutocomplete
+	case "value", "content":
+		return keyValue
+	case "node", "childNodes", "tagName",
+		"attributes", "textContent", "isStyle", "isSVG", "rootId",
+		"publicId", "systemId", "width", "height", "initialOffset",
 		"top", "left", "source", "positions", "x", "y", "timeOffset", "adds",
-		"removes", "texts", "parentId", "nextId", "previousId", "value", "text",
+		"removes", "texts", "parentId", "nextId", "previousId", "text",
 		"isChecked", "userTriggered", "tag", "payload", "plugin", "level",
-		"trace", "class", "style", "src", "rel", "content", "lang", "alt",
+		"trace", "class", "style", "src", "rel", "lang", "alt",
 		"title", "role", "_cssText", "d", "fill", "viewBox", "for", "method",
 		"url", "status", "index", "rule", "styleId", "styleSheetId", "set",
 		"remove", "property", "priority", "media", "charset", "action",
 		"placeholder", "aria-label", "aria-hidden", "target", "loading",
 		"decoding", "srcset", "sizes", "rr_width", "rr_height", "rr_dataURL",
 		"pointerType", "isAttachIframe", "needBlock", "isCustom":
-		return true
+		return keyCommon
 	}
-	return false
+	return keyOther
 }
+
+// commonKey reports keys the detectors and the sensitive-key check skip.
+func commonKey(k []byte) bool { return classifyKey(k) != keyOther }
 
 // sensitiveWords are substrings of normalized names that mark secrets, keyed
 // by their first letter so a name is checked in one pass.

@@ -139,17 +139,17 @@ func (sc *Scanner) put(st *state) {
 
 // state is the scratch space of one Scrub or ScrubString call.
 type state struct {
-	sc     *Scanner
-	f      finder
-	hits   []int
-	dec    []byte    // decoded string with escapes
-	bufs   [2][]byte // rewritten strings, alternating between rounds
-	stack  []frame
-	keyBuf []byte // the last attribute-name key
-	whole  []byte // scrubWholeAgain output
-	tail   []byte // scratch for rescrubPending
-	mac    hash.Hash
-	sum    []byte
+	sc      *Scanner
+	f       finder
+	hits    []int
+	dec     []byte    // decoded string with escapes
+	bufs    [2][]byte // rewritten strings, alternating between rounds
+	stack   []frame
+	attrKey keyKind // kind of the last attribute-name key
+	whole   []byte  // scrubWholeAgain output
+	tail    []byte  // scratch for rescrubPending
+	mac     hash.Hash
+	sum     []byte
 }
 
 // classify computes the pre-filter class bits and digit count of s.

@@ -269,7 +269,7 @@ func TestResult(t *testing.T) {
 	}
 }
 
-func TestCorpusUntouchedBytesAndIdempotence(t *testing.T) {
+func TestCorpusIdempotence(t *testing.T) {
 	src := loadCorpus(t)
 	hashed := func(c *Config) {
 		c.HashKey = "0123456789abcdef"

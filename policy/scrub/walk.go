@@ -77,7 +77,6 @@ func (st *state) run(dst, src []byte) ([]byte, Result, error) {
 	}
 	i++
 	stack := append(st.stack[:0], frame{})
-	defer func() { st.stack = stack[:0] }()
 	last := 0 // src[last:] is not yet copied to dst
 	var ev event
 	role, sens := roleNone, false
@@ -121,6 +120,7 @@ func (st *state) run(dst, src []byte) ([]byte, Result, error) {
 					ev = event{}
 				}
 				stack = append(stack, frame{obj: c == '{', sens: sens, data: role == roleData && c == '{'})
+				st.stack = stack // keep a grown stack for the next call
 				i++
 				if c == '{' {
 					mode = modeKeyOrClose
@@ -144,7 +144,7 @@ func (st *state) run(dst, src []byte) ([]byte, Result, error) {
 				top := &stack[len(stack)-1]
 				switch {
 				case role == roleAttrName && !sens && sensOn:
-					top.attrSens = top.attrSens || sc.attrSensitive(st.keyBuf, s)
+					top.attrSens = top.attrSens || sc.attrSensitive(attrKeyName[st.attrKey], s)
 				case role == roleAttrValue && !sens && sensOn:
 					if top.attrSens {
 						if w, ok := st.scrubWholeAgain(out); ok {
@@ -295,30 +295,31 @@ func (st *state) key(dst, src []byte, last, i int, stack []frame) ([]byte, int, 
 		return dst, last, i, 0, false, err
 	}
 	top := stack[len(stack)-1]
+	kind := classifyKey(k)
 	role := roleNone
 	switch {
 	case len(stack) == 2:
-		switch string(k) {
-		case "type":
+		switch kind {
+		case keyType:
 			role = roleType
-		case "timestamp":
+		case keyTimestamp:
 			role = roleTimestamp
-		case "data":
+		case keyData:
 			role = roleData
 		}
-	case top.data && string(k) == "href":
+	case top.data && kind == keyHref:
 		role = roleHref
 	case len(stack) > 2:
-		switch string(k) {
-		case "name", "id", "type", "autocomplete":
+		switch kind {
+		case keyType, keyName, keyAutocomplete:
 			role = roleAttrName
-			st.keyBuf = append(st.keyBuf[:0], k...)
-		case "value", "content":
+			st.attrKey = kind
+		case keyValue:
 			role = roleAttrValue
 		}
 	}
 	sens := top.sens
-	if !commonKey(k) {
+	if kind == keyOther {
 		sens = sens || (st.sc.on[detSensitive] && st.sc.sensitiveKey(k))
 		if out, changed := st.scrubText(k, fl, nd); changed {
 			dst = append(dst, src[last:i]...)
@@ -573,6 +574,9 @@ func appendQuoted(dst, s []byte) []byte {
 	dst = append(dst, s[start:]...)
 	return append(dst, '"')
 }
+
+// attrKeyName names the attribute kinds for attrSensitive.
+var attrKeyName = [...][]byte{keyType: []byte("type"), keyName: []byte("name"), keyAutocomplete: []byte("autocomplete")}
 
 // scrubWholeAgain scrubs an already scrubbed "value" of a secret form field
 // whole. It renders into its own buffer because v may alias st.bufs.
