@@ -6,6 +6,11 @@ COPY inject/web/package.json inject/web/package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY inject/web/ ./
 RUN node build.mjs
+WORKDIR /src/viewer/web
+COPY viewer/web/package.json viewer/web/package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY viewer/web/ ./
+RUN node build.mjs
 
 FROM golang:1.26-bookworm AS build
 WORKDIR /src
@@ -13,6 +18,7 @@ COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
 COPY --from=web /src/inject/web/dist/ inject/web/dist/
+COPY --from=web /src/viewer/web/dist/ viewer/web/dist/
 ARG VERSION=dev
 RUN CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=${VERSION}" -o /out/replaygate ./cmd/replaygate
 

@@ -1,6 +1,7 @@
 # replaygate — the two commands are `make demo` and `make test`.
 GO      ?= go
 WEB     := inject/web
+VIEWER  := viewer/web
 BIN     := bin/replaygate
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 FUZZTIME ?= 4s
@@ -13,12 +14,13 @@ all: build
 build: web
 	$(GO) build -trimpath -ldflags "-s -w -X main.version=$(VERSION)" -o $(BIN) ./cmd/replaygate
 
-## web: install pinned npm packages and build gate.js / recorder.js into inject/web/dist
-web: $(WEB)/node_modules/.installed
+## web: install pinned npm packages, build gate.js / recorder.js (inject/web/dist) and the viewer (viewer/web/dist)
+web: $(WEB)/node_modules/.installed $(VIEWER)/node_modules/.installed
 	cd $(WEB) && node build.mjs
+	cd $(VIEWER) && node build.mjs
 
-$(WEB)/node_modules/.installed: $(WEB)/package-lock.json
-	cd $(WEB) && npm ci --no-audit --no-fund --loglevel=error
+%/node_modules/.installed: %/package-lock.json
+	cd $* && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
 ## demo: the demo site behind the proxy, local store and viewer
@@ -34,6 +36,7 @@ test: web deps-browser
 
 test-web:
 	cd $(WEB) && npm test --silent
+	cd $(VIEWER) && npm test --silent
 
 ## fuzz: a short run of every Go fuzz target (corpus in testdata/fuzz)
 fuzz:
@@ -58,4 +61,4 @@ docker:
 	docker build -t replaygate:$(VERSION) .
 
 clean:
-	rm -rf bin $(WEB)/dist/*.js $(WEB)/dist/*.gz $(WEB)/dist/*.br
+	rm -rf bin $(WEB)/dist/*.js $(WEB)/dist/*.gz $(WEB)/dist/*.br $(VIEWER)/dist/*.js $(VIEWER)/dist/*.css

@@ -77,6 +77,9 @@ func New(cfg config.Config, log zerolog.Logger) (*App, error) {
 		return nil, err
 	}
 	a.front = front
+	// Paths can carry personal data (/users/jane@example.com): the access
+	// log gets them scrubbed.
+	front.RedactPath = a.pipe.scanner.ScrubString
 	if a.adminH, err = a.adminHandler(); err != nil {
 		return nil, err
 	}

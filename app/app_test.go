@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -263,3 +264,37 @@ func TestAcceptedSurvivesRestart(t *testing.T) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+func TestAccessLogPathsAreScrubbed(t *testing.T) {
+	site := httptest.NewServer(demo.New())
+	defer site.Close()
+	var logs syncBuffer
+	cfg := config.Default()
+	cfg.Upstream = site.URL
+	cfg.Listen, cfg.AdminListen, cfg.DataDir = "127.0.0.1:0", "127.0.0.1:0", t.TempDir()
+	a, err := New(cfg, zerolog.New(&logs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	resp, err := http.Get("http://" + a.PublicAddr() + "/users/jane.doe@example.com/orders?x=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	cancel()
+	<-done
+	if strings.Contains(logs.String(), "jane.doe@example.com") || !strings.Contains(logs.String(), `"path":"/users/`) {
+		t.Fatalf("access log: %s", logs.String())
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
+func (s *syncBuffer) String() string              { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }

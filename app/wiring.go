@@ -17,6 +17,7 @@ import (
 	"github.com/replaygate/replaygate/proxy"
 	"github.com/replaygate/replaygate/spool"
 	"github.com/replaygate/replaygate/store"
+	"github.com/replaygate/replaygate/viewer"
 )
 
 // pipeline holds the live components behind the public and admin
@@ -130,11 +131,16 @@ func (a *App) ready() error {
 func (a *App) adminHandler() (http.Handler, error) {
 	cfg := a.cfg.Admin
 	cfg.Token = a.AdminToken
+	v, err := viewer.New(a.logger("viewer"))
+	if err != nil {
+		return nil, err
+	}
 	return admin.New(cfg, admin.Deps{
 		Replays:  a.pipe.store,
 		Consents: a.pipe.consent,
 		Gatherer: a.pipe.reg,
 		Ready:    a.ready,
+		Viewer:   v,
 	}, a.logger("admin"))
 }
 

@@ -133,8 +133,53 @@ func TestAcceptLoadsRecorderAndUploads(t *testing.T) {
 		t.Fatalf("consent posted %v, want [granted]", got)
 	}
 	do(t, ctx, chromedp.Click(chromedp.ID("bump")))
-	waitFor(t, 10*time.Second, "a second segment", func() bool { return len(s.Segments()) >= 2 })
+	// A pointer path of 40 points, a console call and a page fetch.
+	eval[chromedp.Void](t, ctx, `new Promise((done) => {
+	  let i = 0;
+	  const id = setInterval(() => {
+	    document.dispatchEvent(new MouseEvent('mousemove', { clientX: 10 + i * 5, clientY: 20 + i, bubbles: true }));
+	    if (++i === 40) { clearInterval(id); done(); }
+	  }, 20);
+	}).then(() => { console.warn('hello', { a: 1 }); return fetch('/api/ping?token=abc'); }).then(() => undefined)`)
+	waitFor(t, 10*time.Second, "console and network events", func() bool {
+		segs := s.Segments()
+		return len(customEvents(t, segs, "replaygate/console")) > 0 && len(customEvents(t, segs, "replaygate/network")) > 0
+	})
 	segs := s.Segments()
+	moves := 0
+	for _, e := range events(t, segs) {
+		var d struct {
+			Source    *int              `json:"source"`
+			Positions []json.RawMessage `json:"positions"`
+		}
+		if e.Type == 3 && json.Unmarshal(e.Data, &d) == nil && d.Source != nil && *d.Source == 1 {
+			moves++
+			if len(d.Positions) > 2 {
+				t.Errorf("mouse movement with %d positions, want source and target only", len(d.Positions))
+			}
+		}
+	}
+	if moves == 0 || moves > 3 {
+		t.Errorf("%d mouse-move events for one 40-point movement, want 1 (at most 3)", moves)
+	}
+	var con struct {
+		Level string
+		Args  []string
+	}
+	_ = json.Unmarshal(customEvents(t, segs, "replaygate/console")[0], &con)
+	if con.Level != "warn" || len(con.Args) != 2 || con.Args[0] != "hello" || con.Args[1] != `{"a":1}` {
+		t.Errorf("console event = %+v", con)
+	}
+	for _, raw := range customEvents(t, segs, "replaygate/network") {
+		var n struct {
+			Kind, Method, URL string
+			Status            int
+		}
+		_ = json.Unmarshal(raw, &n)
+		if n.URL != "/api/ping?token=" || n.Kind != "fetch" || n.Method != "GET" || n.Status != 200 {
+			t.Errorf("network event = %+v (own consent/ingest requests must not appear)", n)
+		}
+	}
 	if segs[0].Seq != 0 || !replayIDRE.MatchString(segs[0].Replay) {
 		t.Errorf("first segment: replay %q seq %d", segs[0].Replay, segs[0].Seq)
 	}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 	"github.com/rs/zerolog"
 
 	"github.com/replaygate/replaygate/admin"
@@ -31,17 +32,18 @@ const (
 	otherSubject  = "v-other-visitor"
 )
 
-// chromiumPath finds Debian's chromium; the test fails (not skips) without
-// it unless -short is set, so a missing browser cannot pass silently.
+// chromiumPath finds Debian's chromium. Browser tests are skipped with
+// -short; otherwise a missing browser fails the test, so it cannot pass
+// silently.
 func chromiumPath(t *testing.T) string {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("browser test skipped in -short mode")
+	}
 	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
 		if p, err := exec.LookPath(name); err == nil {
 			return p
 		}
-	}
-	if testing.Short() {
-		t.Skip("no chromium; skipped in -short mode")
 	}
 	t.Fatal("chromium not found: install it (make deps-browser) or run with -short")
 	return ""
@@ -58,10 +60,23 @@ func artifactDir(t *testing.T) string {
 	return dir
 }
 
+// storedReplay names one replay realAdmin puts into the store.
+type storedReplay struct{ id, subject string }
+
+// readFixture reads a recording from testdata, replacing each old/new pair.
+func readFixture(t *testing.T, name string, replace ...string) []byte {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join("testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return []byte(strings.NewReplacer(replace...).Replace(string(raw)))
+}
+
 // realAdmin serves the viewer behind the real admin handler, with a real
-// store holding the checked-in recording (split into two segments) and a
-// consent proof log with two records.
-func realAdmin(t *testing.T) *httptest.Server {
+// store holding the recording once per replay (each split into two
+// segments) and a consent proof log with two records.
+func realAdmin(t *testing.T, recording []byte, replays ...storedReplay) *httptest.Server {
 	t.Helper()
 	dir := t.TempDir()
 	nop := zerolog.Nop()
@@ -69,16 +84,12 @@ func realAdmin(t *testing.T) *httptest.Server {
 	if err != nil {
 		t.Fatalf("store.Open: %v", err)
 	}
-	raw, err := os.ReadFile(filepath.Join("testdata", "recording.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	var events []json.RawMessage
-	if err := json.Unmarshal(raw, &events); err != nil {
-		t.Fatalf("testdata/recording.json: %v", err)
+	if err := json.Unmarshal(recording, &events); err != nil {
+		t.Fatalf("recording: %v", err)
 	}
 	half := len(events) / 2
-	for _, r := range []struct{ id, subject string }{{browserReplayID, browserSubject}, {otherReplayID, otherSubject}} {
+	for _, r := range replays {
 		for seq, part := range [][]json.RawMessage{events[:half], events[half:]} {
 			b, err := json.Marshal(part)
 			if err != nil {
@@ -120,14 +131,27 @@ func realAdmin(t *testing.T) *httptest.Server {
 // browserIssues collects console errors, uncaught exceptions and CSP
 // violations the pages report.
 type browserIssues struct {
-	mu   sync.Mutex
-	list []string
+	mu     sync.Mutex
+	list   []string
+	expect []string
 }
 
 func (b *browserIssues) add(s string) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	for _, e := range b.expect {
+		if strings.Contains(s, e) {
+			return
+		}
+	}
 	b.list = append(b.list, s)
+}
+
+// expectMessage stops reporting messages containing s (a recorded page's own logging).
+func (b *browserIssues) expectMessage(s string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.expect = append(b.expect, s)
 }
 
 func (b *browserIssues) take() []string {
@@ -260,7 +284,7 @@ func (b *browser) signIn(baseURL, token string) {
 
 func TestBrowser(t *testing.T) {
 	b := newBrowser(t, "")
-	srv := realAdmin(t)
+	srv := realAdmin(t, readFixture(t, "recording.json"), storedReplay{browserReplayID, browserSubject}, storedReplay{otherReplayID, otherSubject})
 	do, text, poll, screenshot := b.do, b.text, b.poll, b.screenshot
 
 	// 1. No token yet: the login form. A wrong token is refused with a message.
@@ -370,9 +394,17 @@ func TestBrowser(t *testing.T) {
 		t.Errorf("focus after loading the player is on #%s, want #play", focused)
 	}
 	do("space plays", chromedp.KeyEvent(" "))
-	poll("playing", `document.querySelector('#play').textContent === 'Pause'`)
+	poll("playing", `document.querySelector('#play').textContent === 'Pause' && !document.querySelector('.clock').textContent.startsWith('0:00')`)
 	do("space pauses", chromedp.KeyEvent(" "))
 	poll("paused", `document.querySelector('#play').textContent === 'Play'`)
+	do("slider keys", chromedp.Focus(css("#position")), chromedp.KeyEvent(kb.End))
+	if clock := text("clock at end", ".clock"); clock != "0:06 / 0:06" {
+		t.Errorf("End on the slider: clock %q", clock)
+	}
+	do("slider home", chromedp.KeyEvent(kb.Home), chromedp.KeyEvent(kb.ArrowRight))
+	if clock := text("clock at 5 s", ".clock"); clock != "0:05 / 0:06" {
+		t.Errorf("Home, ArrowRight on the slider: clock %q", clock)
+	}
 
 	// 5. Clicking the first console error seeks to 0:02; the toast that the
 	// mutation at 1.8 s added is in the replay then.

@@ -3,6 +3,7 @@ package viewer
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -71,5 +72,36 @@ func TestBundleFresh(t *testing.T) {
 		if !slices.Contains(m.Pages, p) {
 			t.Errorf("manifest lacks page %s", p)
 		}
+	}
+}
+
+// TestReplayerMatchesRecorder keeps the player's rrweb release the one the
+// recorder (inject/web) records with: the Replayer must rebuild exactly what
+// that serializer produced.
+func TestReplayerMatchesRecorder(t *testing.T) {
+	version := func(lockfile string) string {
+		t.Helper()
+		raw, err := os.ReadFile(lockfile)
+		if err != nil {
+			t.Fatalf("read %s: %v", lockfile, err)
+		}
+		var lock struct {
+			Packages map[string]struct {
+				Version string `json:"version"`
+			} `json:"packages"`
+		}
+		if err := json.Unmarshal(raw, &lock); err != nil {
+			t.Fatalf("%s: %v", lockfile, err)
+		}
+		v := lock.Packages["node_modules/@sentry-internal/rrweb"].Version
+		if v == "" {
+			t.Fatalf("%s pins no @sentry-internal/rrweb", lockfile)
+		}
+		return v
+	}
+	player := version(filepath.Join("web", "package-lock.json"))
+	recorder := version(filepath.Join("..", "inject", "web", "package-lock.json"))
+	if player != recorder {
+		t.Fatalf("viewer plays with @sentry-internal/rrweb %s but the recorder records with %s: pin the same version in viewer/web/package.json", player, recorder)
 	}
 }

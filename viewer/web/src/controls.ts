@@ -40,9 +40,20 @@ export class Controls {
       id: 'position',
       min: 0,
       max: Math.max(1, Math.round(duration)),
-      step: 100,
+      // "any" keeps the thumb exactly at the end of any length; the keys
+      // below give keyboard users useful steps instead of 1 ms.
+      step: 'any',
       value: 0,
       'aria-label': 'Playback position',
+    });
+    this.range.addEventListener('keydown', (ev) => {
+      const now = Number(this.range.value);
+      const to = rangeKeyTarget(ev.key, now, duration);
+      if (to === null) return;
+      ev.preventDefault();
+      this.range.value = String(to);
+      this.showTime(to);
+      handlers.seek(to);
     });
     this.range.addEventListener('input', () => {
       this.scrubbing = true;
@@ -126,5 +137,28 @@ export class Controls {
       this.lastAnnounced = sec;
       this.range.setAttribute('aria-valuetext', `${formatClock(t)} of ${formatClock(this.duration)}`);
     }
+  }
+}
+
+/** Keyboard steps of the position slider: arrows 5 s, Page Up/Down 30 s, Home/End; null for other keys. */
+export function rangeKeyTarget(key: string, now: number, duration: number): number | null {
+  const clamp = (t: number) => Math.max(0, Math.min(duration, t));
+  switch (key) {
+    case 'ArrowRight':
+    case 'ArrowUp':
+      return clamp(now + 5000);
+    case 'ArrowLeft':
+    case 'ArrowDown':
+      return clamp(now - 5000);
+    case 'PageUp':
+      return clamp(now + 30000);
+    case 'PageDown':
+      return clamp(now - 30000);
+    case 'Home':
+      return 0;
+    case 'End':
+      return clamp(duration);
+    default:
+      return null;
   }
 }

@@ -10,10 +10,10 @@ export function formatClock(ms: number): string {
   return h > 0 ? `${h}:${String(m).padStart(2, '0')}:${ss}` : `${m}:${ss}`;
 }
 
-/** Formats a duration for a table cell: "45 s", "3 min 05 s", "1 h 02 min". */
+/** Formats a duration for a table cell: "45 s", "3 min 05 s", "1 h 02 min" (whole seconds, like the player's clock). */
 export function formatDuration(ms: number): string {
   if (!Number.isFinite(ms) || ms < 0) return '—';
-  const total = Math.round(ms / 1000);
+  const total = Math.floor(ms / 1000);
   if (total < 60) return `${total} s`;
   const h = Math.floor(total / 3600);
   const m = Math.floor((total % 3600) / 60);

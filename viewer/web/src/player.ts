@@ -82,6 +82,10 @@ function environment(meta: ReplayMeta, a: Analysis): HTMLElement {
     ['Size', formatBytes(meta.bytes)],
   ];
   const dl = h('dl', { class: 'facts', id: 'environment' }, ...pairs.flatMap(([k, v]) => [h('div', {}, h('dt', {}, k), h('dd', {}, v))]));
+  if (meta.subject) {
+    const link = h('a', { href: '/consents?subject=' + encodeURIComponent(meta.subject), title: 'Consent records of this visitor' }, h('code', {}, meta.subject.slice(0, 12)));
+    dl.appendChild(h('div', {}, h('dt', {}, 'Visitor'), h('dd', {}, link)));
+  }
   const first = meta.urls?.[0] ?? env.url;
   if (first) dl.appendChild(h('div', { class: 'facts-wide' }, h('dt', {}, 'First page'), h('dd', { class: 'mono', title: first }, shortURL(first))));
   return dl;
@@ -128,8 +132,15 @@ function mountPlayer(main: HTMLElement, events: RawEvent[], analysis: Analysis):
   append(playerMain, controls.element, keys);
   append(playerSide, panel.element);
 
+  // The position in ms from the start. Before the first play or pause the
+  // Replayer has no baseline and getCurrentTime() is meaningless (hugely
+  // negative): that is position 0.
+  const current = () => {
+    const t = replayer.getCurrentTime();
+    return Number.isFinite(t) && t > 0 ? Math.min(t, total) : 0;
+  };
   const update = () => {
-    const t = Math.min(replayer.getCurrentTime(), total);
+    const t = current();
     controls.setTime(t);
     panel.setTime(t);
   };
@@ -138,7 +149,7 @@ function mountPlayer(main: HTMLElement, events: RawEvent[], analysis: Analysis):
     if (playing) frame = requestAnimationFrame(tick);
   };
   function play() {
-    const t = replayer.getCurrentTime();
+    const t = current();
     replayer.play(t >= total ? 0 : t);
     playing = true;
     controls.setPlaying(true);
@@ -195,7 +206,7 @@ function mountPlayer(main: HTMLElement, events: RawEvent[], analysis: Analysis):
       else play();
     } else if (ev.key === 'ArrowRight' || ev.key === 'ArrowLeft') {
       ev.preventDefault();
-      seek(replayer.getCurrentTime() + (ev.key === 'ArrowRight' ? SEEK_STEP_MS : -SEEK_STEP_MS));
+      seek(current() + (ev.key === 'ArrowRight' ? SEEK_STEP_MS : -SEEK_STEP_MS));
     }
   };
   document.addEventListener('keydown', onKey);

@@ -13,7 +13,7 @@ function formatClock(ms) {
 }
 function formatDuration(ms) {
   if (!Number.isFinite(ms) || ms < 0) return "\u2014";
-  const total = Math.round(ms / 1e3);
+  const total = Math.floor(ms / 1e3);
   if (total < 60) return `${total} s`;
   const h = Math.floor(total / 3600);
   const m = Math.floor(total % 3600 / 60);
