@@ -155,6 +155,17 @@ func TestPipelineEndToEnd(t *testing.T) {
 		t.Fatalf("gate nonce %q not in CSP %q", nonce, csp)
 	}
 
+	// The gate is served from the prefix, never from the upstream.
+	gresp, err := http.Get(r.public + "/__replay/gate.js")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gate, _ := io.ReadAll(gresp.Body)
+	gresp.Body.Close()
+	if gresp.StatusCode != 200 || !strings.HasPrefix(gresp.Header.Get("Content-Type"), "text/javascript") || len(gate) < 1000 {
+		t.Fatalf("gate.js: %d %q %d bytes", gresp.StatusCode, gresp.Header.Get("Content-Type"), len(gate))
+	}
+
 	// Without consent, uploads are refused and nothing is stored.
 	if resp, body := r.post(t, "/__replay/ingest?replay="+replayID+"&seq=0", "application/json", segment(1764300000000, "x"), nil); resp.StatusCode != 403 {
 		t.Fatalf("upload without consent: %d %s", resp.StatusCode, body)

@@ -12,6 +12,7 @@ import (
 	"github.com/replaygate/replaygate/forward"
 	"github.com/replaygate/replaygate/ingest"
 	"github.com/replaygate/replaygate/inject"
+	"github.com/replaygate/replaygate/inject/web"
 	"github.com/replaygate/replaygate/policy"
 	"github.com/replaygate/replaygate/policy/scrub"
 	"github.com/replaygate/replaygate/proxy"
@@ -62,10 +63,15 @@ func (a *App) provisionPipeline() (http.Handler, error) {
 		}
 	}
 
+	assets, err := web.New(cfg.Web, cfg.Prefix, cfg.Consent.PolicyVersion, a.logger("web"))
+	if err != nil {
+		return nil, err
+	}
 	if p.consent, err = policy.New(cfg.Consent, cfg.DataDir, policy.Options{
-		IsHTTPS:  trust.IsHTTPS,
-		ClientIP: trust.ClientIP,
-		Eraser:   p.store,
+		IsHTTPS:    trust.IsHTTPS,
+		ClientIP:   trust.ClientIP,
+		NoticeHash: cfg.Web.Banner.NoticeHash,
+		Eraser:     p.store,
 	}, a.logger("consent"), p.reg); err != nil {
 		return nil, err
 	}
@@ -105,11 +111,7 @@ func (a *App) provisionPipeline() (http.Handler, error) {
 	mux := http.NewServeMux()
 	mux.Handle(cfg.Prefix+"/consent", p.consent)
 	mux.Handle(cfg.Prefix+"/ingest", ing)
-	mux.HandleFunc(cfg.Prefix+"/", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(http.StatusNotFound)
-		w.Write([]byte(`{"error":"not found"}` + "\n"))
-	})
+	mux.Handle(cfg.Prefix+"/", assets) // gate.js, recorder.js; JSON 404 for anything else
 	return mux, nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"github.com/replaygate/replaygate/admin"
 	"github.com/replaygate/replaygate/forward"
 	"github.com/replaygate/replaygate/ingest"
+	"github.com/replaygate/replaygate/inject/web"
 	"github.com/replaygate/replaygate/inject"
 	"github.com/replaygate/replaygate/policy"
 	"github.com/replaygate/replaygate/policy/scrub"
@@ -32,6 +33,10 @@ type Sections struct {
 	Forward forward.Config `yaml:"forward"`
 	// Admin configures the admin listener.
 	Admin admin.Config `yaml:"admin"`
+	// Web holds the browser-side settings: the top-level sections
+	// "recording" (what the recorder masks, blocks and captures) and
+	// "banner" (the consent banner's texts and notice link).
+	Web web.Config `yaml:",inline"`
 }
 
 func defaultSections() Sections {
@@ -44,6 +49,7 @@ func defaultSections() Sections {
 		Store:   store.DefaultConfig(),
 		Forward: forward.DefaultConfig(),
 		Admin:   admin.DefaultConfig(),
+		Web:     web.DefaultConfig(),
 	}
 }
 
@@ -64,6 +70,8 @@ func (s Sections) validate() []error {
 	} {
 		errs = append(errs, prefixed(v.name+".", v.err)...)
 	}
+	// web's errors already start with "recording." or "banner.".
+	errs = append(errs, prefixed("", s.Web.Validate())...)
 	return errs
 }
 
