@@ -75,15 +75,34 @@ func BenchmarkRewrite(b *testing.B) {
 // the upstream, compressed by us for the client.
 func BenchmarkRewriteFromIdentity(b *testing.B) {
 	page := loadPage(b)
-	c := testCodecs(b)
 	markup := DefaultMarkup("/__replay")("")
-	for _, e := range []encoding{encGzip, encBrotli, encDeflate} {
-		b.Run("identity-to-"+e.String(), func(b *testing.B) {
+	for _, tc := range []struct {
+		name string
+		e    encoding
+		mod  func(*Config)
+	}{
+		{"gzip-lowmem", encGzip, nil},
+		{"gzip-1", encGzip, func(c *Config) { c.LowMemory = false }},
+		{"gzip-5", encGzip, func(c *Config) { c.LowMemory = false; c.GzipLevel = 5 }},
+		{"deflate-lowmem", encDeflate, nil},
+		{"br-q0", encBrotli, func(c *Config) { c.BrotliLevel = 0 }},
+		{"br-q1", encBrotli, nil},
+		{"br-q4", encBrotli, func(c *Config) { c.BrotliLevel = 4 }},
+	} {
+		cfg := DefaultConfig()
+		if tc.mod != nil {
+			tc.mod(&cfg)
+		}
+		c, err := newCodecs(cfg)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run("identity-to-"+tc.name, func(b *testing.B) {
 			b.SetBytes(int64(len(page)))
 			b.ReportAllocs()
 			var outLen int64
 			for b.Loop() {
-				s := newStream(c, &chunkReader{data: page, sizes: []int{16 << 10}}, encIdentity, e, false, markup, 64<<10)
+				s := newStream(c, &chunkReader{data: page, sizes: []int{16 << 10}}, encIdentity, tc.e, false, markup, 64<<10)
 				n, err := io.Copy(io.Discard, s)
 				if err != nil {
 					b.Fatal(err)
@@ -140,14 +159,14 @@ func BenchmarkScanNoHead(b *testing.B) {
 func BenchmarkFlushCost(b *testing.B) {
 	page := loadPage(b)
 	c := testCodecs(b)
-	for _, e := range []encoding{encGzip, encBrotli} {
-		body := upstreamEncode(b, e, page)
+	for _, tc := range []struct{ in, out encoding }{{encGzip, encGzip}, {encBrotli, encBrotli}, {encIdentity, encGzip}} {
+		body := upstreamEncode(b, tc.in, page)
 		for _, size := range []int{1 << 10, 4 << 10, 16 << 10, 1 << 20} {
-			b.Run(fmt.Sprintf("%v/read=%d", e, size), func(b *testing.B) {
+			b.Run(fmt.Sprintf("%v-to-%v/read=%d", tc.in, tc.out, size), func(b *testing.B) {
 				b.SetBytes(int64(len(page)))
 				var outLen int64
 				for b.Loop() {
-					s := newStream(c, &chunkReader{data: body, sizes: []int{size}}, e, e, false, nil, 64<<10)
+					s := newStream(c, &chunkReader{data: body, sizes: []int{size}}, tc.in, tc.out, false, nil, 64<<10)
 					outLen, _ = io.Copy(io.Discard, s)
 				}
 				b.ReportMetric(float64(outLen)/float64(len(page))*100, "out%")
@@ -156,7 +175,7 @@ func BenchmarkFlushCost(b *testing.B) {
 	}
 }
 
-// slowBody yields a document's bytes on demand and never ends; used to
+// endless yields a document's bytes on demand and never ends; used to
 // hold many streams in flight at once.
 type endless struct {
 	data []byte
@@ -187,16 +206,27 @@ func TestInFlightHeap(t *testing.T) {
 		big = append(big, page...)
 	}
 	const streams = 50
-	for _, e := range benchEncodings {
+	type pair struct {
+		in, out encoding
+		private bool // low_memory off
+	}
+	for _, p := range []pair{{encIdentity, encIdentity, false}, {encIdentity, encGzip, false}, {encGzip, encGzip, false},
+		{encDeflate, encDeflate, false}, {encBrotli, encBrotli, false}, {encIdentity, encGzip, true}, {encGzip, encGzip, true}} {
+		e := p.in
 		body := upstreamEncode(t, e, big)
-		c := testCodecs(t) // fresh pools: nothing reused across streams
+		cfg := DefaultConfig()
+		cfg.LowMemory = !p.private
+		c, err := newCodecs(cfg) // fresh pools: nothing reused across streams
+		if err != nil {
+			t.Fatal(err)
+		}
 		var before, after runtime.MemStats
 		runtime.GC()
 		runtime.ReadMemStats(&before)
 		ss := make([]*stream, streams)
 		buf := make([]byte, 32<<10)
 		for i := range ss {
-			ss[i] = newStream(c, &endless{data: body}, e, e, false, []byte("<M>"), 64<<10)
+			ss[i] = newStream(c, &endless{data: body}, e, p.out, false, []byte("<M>"), 64<<10)
 			for n := 0; n < 1<<20; { // 1 MiB into the body: past the head, copying
 				m, err := ss[i].Read(buf)
 				if err != nil {
@@ -208,9 +238,9 @@ func TestInFlightHeap(t *testing.T) {
 		runtime.GC()
 		runtime.ReadMemStats(&after)
 		per := (int64(after.HeapAlloc) - int64(before.HeapAlloc)) / streams
-		t.Logf("%-8v heap per in-flight stream: %6d KiB", e, per>>10)
+		t.Logf("%8v -> %-8v low_memory=%-5v heap per in-flight stream: %6d KiB", e, p.out, !p.private, per>>10)
 		runtime.KeepAlive(ss)
-		if e != encBrotli && per > 256<<10 {
+		if e != encBrotli && !p.private && per > 256<<10 {
 			t.Errorf("%v: %d KiB per stream, budget 256 KiB", e, per>>10)
 		}
 	}

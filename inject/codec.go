@@ -3,6 +3,8 @@ package inject
 import (
 	"bufio"
 	"fmt"
+	"hash/adler32"
+	"hash/crc32"
 	"io"
 	"strings"
 	"sync"
@@ -69,7 +71,8 @@ type codecs struct {
 	gzipLevel, deflateLevel, brotliLevel int
 	lowMemory                            bool
 
-	statelessW sync.Pool // *statelessEncoder, keyed by format below
+	dictW                     sync.Pool // *dictEncoder
+	sharedGzip, sharedDeflate *sharedDeflate
 
 	gzipW, zlibW, flateW, brotliW sync.Pool
 	gzipR, zlibR, flateR, brotliR sync.Pool
@@ -88,6 +91,8 @@ const brotliWindow = 18
 
 func newCodecs(cfg Config) (*codecs, error) {
 	c := &codecs{gzipLevel: cfg.GzipLevel, deflateLevel: cfg.DeflateLevel, brotliLevel: cfg.BrotliLevel, lowMemory: cfg.LowMemory}
+	c.sharedGzip = &sharedDeflate{level: cfg.GzipLevel}
+	c.sharedDeflate = &sharedDeflate{level: cfg.DeflateLevel}
 	// Fail at start-up, not on the first response, if a level is refused.
 	if _, err := gzip.NewWriterLevel(io.Discard, c.gzipLevel); err != nil {
 		return nil, fmt.Errorf("gzip_level: %w", err)
@@ -112,14 +117,21 @@ func (c *codecs) putScratch(b *[]byte) { c.scratch.Put(b) }
 // deflate instead of zlib for encDeflate.
 func (c *codecs) getEncoder(e encoding, raw bool, w io.Writer) encoder {
 	if c.lowMemory && (e == encGzip || e == encDeflate) {
-		if z, ok := c.statelessW.Get().(*statelessEncoder); ok {
-			if z.format == e && z.raw == raw {
-				z.Reset(w)
-				return z
-			}
-			c.statelessW.Put(z)
+		shared := c.sharedGzip
+		if e == encDeflate {
+			shared = c.sharedDeflate
 		}
-		return newStatelessEncoder(e, raw, w)
+		if z, ok := c.dictW.Get().(*dictEncoder); ok {
+			z.shared, z.format, z.raw = shared, e, raw
+			if e == encGzip {
+				z.sum = crc32.NewIEEE()
+			} else {
+				z.sum = adler32.New()
+			}
+			z.Reset(w)
+			return z
+		}
+		return newDictEncoder(shared, e, raw, w)
 	}
 	switch e {
 	case encGzip:
@@ -158,8 +170,8 @@ func (c *codecs) getEncoder(e encoding, raw bool, w io.Writer) encoder {
 func (c *codecs) putEncoder(enc encoder) {
 	enc.Reset(io.Discard)
 	switch z := enc.(type) {
-	case *statelessEncoder:
-		c.statelessW.Put(z)
+	case *dictEncoder:
+		c.dictW.Put(z)
 	case *gzip.Writer:
 		c.gzipW.Put(z)
 	case *zlib.Writer:

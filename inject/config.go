@@ -20,10 +20,10 @@ type Config struct {
 	GzipLevel    int `yaml:"gzip_level"`
 	DeflateLevel int `yaml:"deflate_level"`
 	BrotliLevel  int `yaml:"brotli_level"`
-	// LowMemory compresses rewritten gzip and deflate responses with a
-	// stateless encoder (8 KiB history): about 10 KiB per in-flight stream
-	// instead of 0.8–1.2 MB, for output about 10% larger than level 1.
-	// GzipLevel and DeflateLevel apply only when it is false.
+	// LowMemory makes gzip and deflate re-encoding borrow a compressor
+	// from a shared pool for each write, primed with the stream's last
+	// 8 KiB: about 10 KiB per in-flight response instead of 0.8–1.2 MB,
+	// for some CPU and a slightly larger output (BENCH_NOTES.md).
 	LowMemory bool `yaml:"low_memory"`
 	// MaxHeadBytes bounds how many decoded bytes are searched for the
 	// insertion point; past it the response passes through unchanged.
@@ -55,7 +55,7 @@ func DefaultConfig() Config {
 		DeflateLevel:     1,
 		BrotliLevel:      1,
 		LowMemory:        true,
-		MaxHeadBytes:     64 << 10,
+		MaxHeadBytes:     256 << 10,
 		UpstreamIdentity: true,
 		Prefix:           "/__replay",
 	}

@@ -6,33 +6,58 @@ import (
 	"hash/adler32"
 	"hash/crc32"
 	"io"
+	"sync"
 
 	"github.com/klauspost/compress/flate"
 )
 
-// statelessDict is the most history flate.StatelessDeflate uses.
-const statelessDict = 8 << 10
+// historySize is how much earlier input a shared-compressor stream keeps
+// as dictionary for the next write (BENCH_NOTES.md: 8 KiB is the knee).
+const historySize = 8 << 10
 
-// statelessEncoder writes gzip, zlib or raw deflate where every Write is
-// compressed on its own by flate.StatelessDeflate, with the previous 8 KiB
-// of input as dictionary. A stream then keeps about 9 KiB between reads
-// instead of the 0.8–1.2 MB of a stateful compressor (BENCH_NOTES.md),
-// for output about a tenth larger. Every Write ends byte-aligned, like a
-// sync flush, so Flush has nothing left to do.
-type statelessEncoder struct {
+// sharedDeflate is a pool of deflate compressors at one level. A stream
+// borrows one for a single Write only, so compressors are held by the
+// goroutines compressing right now, not by every response in flight.
+type sharedDeflate struct {
+	level int
+	pool  sync.Pool
+}
+
+func (s *sharedDeflate) get(w io.Writer, dict []byte) *flate.Writer {
+	if fw, ok := s.pool.Get().(*flate.Writer); ok {
+		fw.ResetDict(w, dict)
+		return fw
+	}
+	fw, _ := flate.NewWriterDict(w, s.level, dict) // level validated in Config.Validate
+	return fw
+}
+
+func (s *sharedDeflate) put(fw *flate.Writer) {
+	fw.Reset(io.Discard)
+	s.pool.Put(fw)
+}
+
+// dictEncoder writes gzip, zlib or raw deflate without owning a
+// compressor: each Write borrows one from a shared pool, primes it with
+// the last 8 KiB of input (so matches reach across writes), compresses
+// and sync-flushes. Between writes a stream holds ~9 KiB instead of the
+// 0.8–1.2 MB of a private compressor. Every Write ends byte-aligned, so
+// Flush has nothing left to do.
+type dictEncoder struct {
+	shared  *sharedDeflate
 	w       io.Writer
 	format  encoding // encGzip or encDeflate
 	raw     bool     // raw deflate, no zlib framing
 	started bool
 	sum     hash.Hash32
 	size    uint32
-	dict    [statelessDict]byte
+	dict    [historySize]byte
 	dictLen int
 	err     error
 }
 
-func newStatelessEncoder(format encoding, raw bool, w io.Writer) *statelessEncoder {
-	e := &statelessEncoder{format: format, raw: raw}
+func newDictEncoder(shared *sharedDeflate, format encoding, raw bool, w io.Writer) *dictEncoder {
+	e := &dictEncoder{shared: shared, format: format, raw: raw}
 	if format == encGzip {
 		e.sum = crc32.NewIEEE()
 	} else {
@@ -43,44 +68,50 @@ func newStatelessEncoder(format encoding, raw bool, w io.Writer) *statelessEncod
 }
 
 // Reset starts a new stream to w.
-func (e *statelessEncoder) Reset(w io.Writer) {
+func (e *dictEncoder) Reset(w io.Writer) {
 	e.w, e.started, e.size, e.dictLen, e.err = w, false, 0, 0, nil
 	e.sum.Reset()
 }
 
-func (e *statelessEncoder) header() {
+func (e *dictEncoder) header() {
 	if e.started {
 		return
 	}
 	e.started = true
 	switch {
 	case e.format == encGzip:
-		// ID1 ID2 CM=deflate FLG=0 MTIME=0 XFL=4 (fastest) OS=255 (unknown)
-		_, e.err = e.w.Write([]byte{0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 4, 255})
+		// ID1 ID2 CM=deflate FLG=0 MTIME=0 XFL=0 OS=255 (unknown)
+		_, e.err = e.w.Write([]byte{0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 255})
 	case !e.raw:
-		// CMF: deflate, 32 KiB window; FLG: fastest, check bits.
-		_, e.err = e.w.Write([]byte{0x78, 0x01})
+		// CMF: deflate, 32 KiB window; FLG: default level, check bits.
+		_, e.err = e.w.Write([]byte{0x78, 0x9c})
 	}
 }
 
 // Write compresses p and flushes it.
-func (e *statelessEncoder) Write(p []byte) (int, error) {
+func (e *dictEncoder) Write(p []byte) (int, error) {
 	if len(p) == 0 || e.err != nil {
 		return 0, e.err
 	}
 	e.header()
-	if e.err == nil {
-		e.err = flate.StatelessDeflate(e.w, p, false, e.dict[:e.dictLen])
+	if e.err != nil {
+		return 0, e.err
 	}
+	fw := e.shared.get(e.w, e.dict[:e.dictLen])
+	_, e.err = fw.Write(p)
+	if e.err == nil {
+		e.err = fw.Flush() // sync flush: byte-aligned, not final
+	}
+	e.shared.put(fw)
 	if e.err != nil {
 		return 0, e.err
 	}
 	e.sum.Write(p)
 	e.size += uint32(len(p))
-	if len(p) >= statelessDict {
-		e.dictLen = copy(e.dict[:], p[len(p)-statelessDict:])
+	if len(p) >= historySize {
+		e.dictLen = copy(e.dict[:], p[len(p)-historySize:])
 	} else {
-		keep := min(e.dictLen, statelessDict-len(p))
+		keep := min(e.dictLen, historySize-len(p))
 		copy(e.dict[:keep], e.dict[e.dictLen-keep:e.dictLen])
 		e.dictLen = keep + copy(e.dict[keep:], p)
 	}
@@ -88,15 +119,19 @@ func (e *statelessEncoder) Write(p []byte) (int, error) {
 }
 
 // Flush is a no-op: every Write already ends on a byte boundary.
-func (e *statelessEncoder) Flush() error { return e.err }
+func (e *dictEncoder) Flush() error { return e.err }
+
+// finalBlock is an empty final stored block; the stream is byte-aligned
+// after every Write, so it can simply be appended.
+var finalBlock = []byte{0x01, 0x00, 0x00, 0xff, 0xff}
 
 // Close writes the final block and the trailer.
-func (e *statelessEncoder) Close() error {
+func (e *dictEncoder) Close() error {
 	e.header()
 	if e.err != nil {
 		return e.err
 	}
-	if e.err = flate.StatelessDeflate(e.w, nil, true, nil); e.err != nil {
+	if _, e.err = e.w.Write(finalBlock); e.err != nil {
 		return e.err
 	}
 	var t [8]byte

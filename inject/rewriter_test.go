@@ -238,7 +238,7 @@ func TestRewriteGiveUpByteExact(t *testing.T) {
 	good := encodeBytes(t, encGzip, false, []byte(page))
 	corrupt := append([]byte(nil), good[:12]...)
 	corrupt = append(corrupt, bytes.Repeat([]byte{0xff}, 40)...)
-	big := append([]byte("<!doctype html>"), bytes.Repeat([]byte("<!-- padding -->"), 10000)...)
+	big := append([]byte("<!doctype html>"), bytes.Repeat([]byte("<!-- padding -->"), 20000)...)
 	big = append(big, "<head>"...)
 	cases := []struct {
 		name string
@@ -529,3 +529,70 @@ func TestDefaultMarkup(t *testing.T) {
 		t.Errorf("nonce: %s", got)
 	}
 }
+
+func TestPrepareRequestLeavesOthersAlone(t *testing.T) {
+	rw := newTestRewriter(t, func(c *Config) { c.ExcludePaths = []string{"/raw/"} })
+	for _, tc := range []struct{ method, path string }{
+		{http.MethodHead, "/"},
+		{http.MethodPost, "/"},
+		{http.MethodGet, "/raw/page"},
+		{http.MethodGet, "/__replay/gate.js"},
+	} {
+		req := httptest.NewRequest(tc.method, "http://x"+tc.path, nil)
+		req.Header.Set("Accept", "text/html")
+		req.Header.Set("Accept-Encoding", "gzip")
+		ctx := req.Context()
+		rw.PrepareRequest(req)
+		if req.Header.Get("Accept-Encoding") != "gzip" || req.Context() != ctx {
+			t.Errorf("%s %s: request changed", tc.method, tc.path)
+		}
+	}
+}
+
+// TestRewriteDecodeErrorAfterInsertion: corruption after the head cannot
+// be undone (headers and the head are out); the body must end with an
+// error, not with a silently truncated page.
+func TestRewriteDecodeErrorAfterInsertion(t *testing.T) {
+	doc := []byte(page + strings.Repeat("<p>filler text for a few blocks</p>", 4000))
+	body := encodeBytes(t, encGzip, false, doc)
+	body = append(body[:len(body)-8], 0, 0, 0, 0, 0, 0, 0, 0) // wrong CRC and size
+	srv := upstream(t, 200, http.Header{"Content-Type": {"text/html"}, "Content-Encoding": {"gzip"}}, body)
+	resp := fetch(t, http.MethodGet, srv.URL, nil)
+	if !newTestRewriter(t, nil).Rewrite(resp) {
+		t.Fatal("not rewritten")
+	}
+	out, err := io.ReadAll(resp.Body)
+	if err == nil {
+		t.Fatal("corrupt body read without error")
+	}
+	if !bytes.Contains(decodePrefix(out), []byte("gate.js")) {
+		t.Fatal("the part before the error lacks the markup")
+	}
+}
+
+func decodePrefix(b []byte) []byte {
+	r, err := gzip.NewReader(bytes.NewReader(b))
+	if err != nil {
+		return nil
+	}
+	out, _ := io.ReadAll(r)
+	return out
+}
+
+func TestStreamClose(t *testing.T) {
+	src := &closeRecorder{Reader: strings.NewReader(page)}
+	s := newStream(testCodecs(t), src, encIdentity, encIdentity, false, []byte(mark), 1<<16)
+	if err := s.Close(); err != nil || !src.closed {
+		t.Fatalf("Close: %v, upstream closed %v", err, src.closed)
+	}
+	if _, err := s.Read(make([]byte, 10)); err == nil {
+		t.Fatal("Read after Close succeeded")
+	}
+}
+
+type closeRecorder struct {
+	io.Reader
+	closed bool
+}
+
+func (c *closeRecorder) Close() error { c.closed = true; return nil }

@@ -262,6 +262,9 @@ func (s *stream) abandon(cause error) {
 		s.hold = 0
 	}
 	s.phase = phCopy
+	if s.enc == nil && s.inEnc == encIdentity {
+		s.releaseScratch() // plain pass-through from here on
+	}
 	if cause == io.EOF {
 		s.end()
 	} else if cause != nil {
