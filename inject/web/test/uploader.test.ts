@@ -42,15 +42,28 @@ async function settle(ms = 30): Promise<void> {
   await new Promise((r) => setTimeout(r, ms));
 }
 
+// until waits for cond on real event-loop turns (compression runs on real
+// streams), failing after limitMs of wall time rather than after a fixed
+// number of turns, so a loaded machine does not make the test flaky.
+async function until(cond: () => boolean, what: string, limitMs = 10000, step?: () => void): Promise<void> {
+  const start = Date.now();
+  while (!cond()) {
+    if (Date.now() - start > limitMs) assert.fail('timed out waiting for ' + what);
+    if (step) step();
+    await new Promise((r) => setImmediate(r));
+  }
+}
+
 test('batches are gzip-compressed and numbered in order', async () => {
   const calls: Call[] = [];
   const { u } = uploader([202], calls);
   u.add({ type: 4, n: 1 });
   u.add({ type: 2, n: 2 });
   u.flush();
-  await settle();
+  await until(() => calls.length === 1, 'first upload');
   u.add({ type: 3, n: 3 });
   u.flush();
+  await until(() => calls.length === 2, 'second upload');
   await settle();
   u.discard();
   assert.equal(calls.length, 2);
@@ -66,7 +79,7 @@ test('403 stops uploading and discards everything', async () => {
   const { u, forbidden } = uploader([403], calls);
   u.add({ n: 1 });
   u.flush();
-  await settle();
+  await until(() => forbidden() === 1, 'the 403 to be handled');
   u.add({ n: 2 });
   u.flush();
   await settle();
@@ -79,7 +92,8 @@ test('413 splits the batch in two with new segment numbers', async () => {
   const { u } = uploader([413, 202], calls);
   for (let i = 0; i < 4; i++) u.add({ n: i });
   u.flush();
-  await settle(60);
+  await until(() => calls.length === 3, 'the split halves');
+  await settle();
   u.discard();
   assert.equal(calls.length, 3);
   assert.deepEqual(calls[1].events, [{ n: 0 }, { n: 1 }]);
@@ -94,11 +108,10 @@ test('5xx is retried with backoff, keeping the segment number', async (t) => {
   u.add({ n: 1 });
   u.flush();
   // Let the compression and the first request complete on real promises.
-  for (let i = 0; i < 20 && calls.length < 1; i++) await new Promise((r) => setImmediate(r));
+  await until(() => calls.length >= 1, 'first attempt');
   assert.equal(calls.length, 1);
-  for (let i = 0; i < 10; i++) await new Promise((r) => setImmediate(r));
-  t.mock.timers.tick(1600);
-  for (let i = 0; i < 20 && calls.length < 2; i++) await new Promise((r) => setImmediate(r));
+  // Advance the mocked clock in small steps until the backoff timer fires.
+  await until(() => calls.length >= 2, 'the retry', 10000, () => t.mock.timers.tick(100));
   u.discard();
   assert.equal(calls.length, 2, 'retried once after backoff');
   assert.equal(calls[1].url, calls[0].url);
@@ -110,7 +123,7 @@ test('a full buffer uploads before the interval', async () => {
   u.add({ pad: 'x'.repeat(60) });
   assert.equal(calls.length, 0);
   u.add({ pad: 'y'.repeat(60) });
-  await settle();
+  await until(() => calls.length >= 1, 'the size-triggered upload');
   u.discard();
   assert.ok(calls.length >= 1, 'flushed by size');
 });
