@@ -57,6 +57,10 @@ type ctxKey struct{}
 // requestState travels from the front handler to the engine's hooks.
 type requestState struct {
 	canHijack bool
+	// rewritten is set when the rewriter took the response: its first
+	// body bytes wait for the rewriter (decode, search, re-encode), so the
+	// headers are sent at once instead of with them.
+	rewritten bool
 }
 
 // New builds the front handler for upstream.
@@ -157,6 +161,7 @@ func (f *Front) isOwnPath(p string) bool {
 // whatever host an absolute-form request line named.
 func (f *Front) outgoing(w *responseWriter, r *http.Request) *http.Request {
 	state := &requestState{canHijack: canHijack(w.ResponseWriter)}
+	w.state = state
 	ctx := context.WithValue(r.Context(), ctxKey{}, state)
 	if r.ProtoAtLeast(1, 1) {
 		ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
@@ -228,8 +233,10 @@ func (f *Front) onResponse(resp *http.Response, ctx *goproxy.ProxyCtx) *http.Res
 		return resp
 	}
 	removeHopHeaders(resp.Header, false)
-	if f.rewriter != nil {
-		f.rewriter.Rewrite(resp)
+	if f.rewriter != nil && f.rewriter.Rewrite(resp) {
+		if state, _ := ctx.Req.Context().Value(ctxKey{}).(*requestState); state != nil {
+			state.rewritten = true
+		}
 	}
 	return resp
 }

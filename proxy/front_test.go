@@ -564,3 +564,55 @@ func TestGracefulShutdownDrains(t *testing.T) {
 }
 
 var _ = tls.VersionTLS12
+
+// holdRewriter takes every response and makes its body wait for release,
+// like an injector still searching for its insertion point.
+type holdRewriter struct{ release chan struct{} }
+
+func (holdRewriter) PrepareRequest(*http.Request) {}
+func (h holdRewriter) Rewrite(resp *http.Response) bool {
+	body := resp.Body
+	resp.Body = struct {
+		io.Reader
+		io.Closer
+	}{io.MultiReader(readerFunc(func(p []byte) (int, error) { <-h.release; return 0, io.EOF }), body), body}
+	resp.Header.Del("Content-Length")
+	return true
+}
+
+type readerFunc func([]byte) (int, error)
+
+func (f readerFunc) Read(p []byte) (int, error) { return f(p) }
+
+// TestRewrittenHeadersLeaveAtOnce: the visitor gets the response headers
+// before the rewriter has produced any body (time to first byte).
+func TestRewrittenHeadersLeaveAtOnce(t *testing.T) {
+	h := holdRewriter{release: make(chan struct{})}
+	s := newStack(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "<html><head></head></html>")
+	}), func(_ *Config, o *Options) { o.Rewriter = h })
+	got := make(chan *http.Response, 1)
+	go func() {
+		resp, err := http.Get(s.srv.URL + "/") // returns once headers arrive
+		if err != nil {
+			t.Error(err)
+		}
+		got <- resp
+	}()
+	var resp *http.Response
+	select {
+	case resp = <-got:
+	case <-time.After(10 * time.Second):
+		close(h.release)
+		t.Fatal("response headers waited for the rewritten body")
+	}
+	close(h.release)
+	if resp == nil {
+		return
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(b) != "<html><head></head></html>" {
+		t.Fatalf("body %q", b)
+	}
+}

@@ -18,6 +18,7 @@ type responseWriter struct {
 	status    int
 	bytes     int64
 	streaming bool
+	state     *requestState
 
 	mu       sync.Mutex
 	hijacked net.Conn
@@ -34,6 +35,9 @@ func (w *responseWriter) WriteHeader(code int) {
 	w.status = code
 	w.streaming = w.Header().Get("Content-Length") == ""
 	w.ResponseWriter.WriteHeader(code)
+	if w.state != nil && w.state.rewritten {
+		_ = http.NewResponseController(w.ResponseWriter).Flush()
+	}
 }
 
 func (w *responseWriter) Write(p []byte) (int, error) {
