@@ -1,6 +1,8 @@
 package policy
 
 import (
+	"github.com/replaygate/replaygate/internal/durable"
+
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -52,7 +54,7 @@ func loadOrCreateKey(path string) ([]byte, error) {
 	if err := os.Link(tmp, path); err != nil && !errors.Is(err, fs.ErrExist) {
 		return nil, fmt.Errorf("policy: install consent key: %w", err)
 	}
-	if err := syncDir(filepath.Dir(path)); err != nil {
+	if err := durable.SyncDir(filepath.Dir(path)); err != nil {
 		return nil, fmt.Errorf("policy: install consent key: %w", err)
 	}
 	return readKey(path)
@@ -93,14 +95,4 @@ func writeTemp(dir, pattern string, data []byte) (string, error) {
 		return "", err
 	}
 	return name, nil
-}
-
-// syncDir makes a rename or link in dir durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }

@@ -1,6 +1,8 @@
 package policy
 
 import (
+	"github.com/replaygate/replaygate/internal/durable"
+
 	"bufio"
 	"bytes"
 	"encoding/json"
@@ -292,7 +294,7 @@ func rewriteLines(path string, keep func(line []byte) bool) (int, error) {
 		err = os.Rename(tmp.Name(), path)
 	}
 	if err == nil {
-		err = syncDir(dir)
+		err = durable.SyncDir(dir)
 	}
 	if err != nil {
 		return 0, err

@@ -1,6 +1,8 @@
 package spool
 
 import (
+	"github.com/replaygate/replaygate/internal/durable"
+
 	"encoding/json"
 	"fmt"
 	"os"
@@ -40,25 +42,7 @@ func (s *Spool) writeCheckpoint(st cursorState) error {
 	if err != nil {
 		return err
 	}
-	path := filepath.Join(s.dir, cursorFile)
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return fmt.Errorf("spool: checkpoint: %w", err)
-	}
-	_, err = f.Write(b)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err == nil {
-		err = syncDir(s.dir)
-	}
+	err = durable.WriteFile(filepath.Join(s.dir, cursorFile), b, 0o600)
 	if err != nil {
 		return fmt.Errorf("spool: checkpoint: %w", err)
 	}
@@ -85,7 +69,7 @@ func (s *Spool) compact() {
 		}
 	}
 	if len(drop) > 0 {
-		if err := syncDir(s.dir); err != nil {
+		if err := durable.SyncDir(s.dir); err != nil {
 			s.log.Warn().Err(err).Msg("spool directory sync failed")
 		}
 	}

@@ -22,8 +22,8 @@ func (s *Spool) recover() error {
 	}
 	for _, e := range entries {
 		name := e.Name()
-		if strings.HasSuffix(name, ".tmp") {
-			os.Remove(filepath.Join(s.dir, name)) // an interrupted checkpoint
+		if strings.HasPrefix(name, "."+cursorFile+".tmp-") {
+			os.Remove(filepath.Join(s.dir, name)) // an interrupted checkpoint (durable.WriteFile)
 			continue
 		}
 		if !strings.HasSuffix(name, logSuffix) {

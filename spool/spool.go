@@ -1,6 +1,8 @@
 package spool
 
 import (
+	"github.com/replaygate/replaygate/internal/durable"
+
 	"errors"
 	"fmt"
 	"os"
@@ -162,22 +164,13 @@ func (s *Spool) createFile(firstLSN uint64) (*os.File, *logFile, error) {
 		err = f.Sync()
 	}
 	if err == nil {
-		err = syncDir(s.dir)
+		err = durable.SyncDir(s.dir)
 	}
 	if err != nil {
 		f.Close()
 		return nil, nil, fmt.Errorf("spool: create %s: %w", filepath.Base(path), err)
 	}
 	return f, &logFile{path: path, firstLSN: firstLSN, size: fileHeaderSize}, nil
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }
 
 // Append writes seg to the spool and returns once it is durable. It

@@ -1,6 +1,8 @@
 package store
 
 import (
+	"github.com/replaygate/replaygate/internal/durable"
+
 	"fmt"
 	"io"
 	"os"
@@ -116,19 +118,6 @@ func (t *tempFile) discard() {
 	os.Remove(t.f.Name())
 }
 
-// syncDir makes renames and removals inside dir durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	return err
-}
-
 // writeFileAtomic replaces dir/name with data: temp file, fsync, rename,
 // directory fsync.
 func writeFileAtomic(dir, name string, data []byte) error {
@@ -148,7 +137,7 @@ func writeFileAtomic(dir, name string, data []byte) error {
 		t.discard()
 		return err
 	}
-	return syncDir(dir)
+	return durable.SyncDir(dir)
 }
 
 // readFileLimit reads a whole small file, refusing files over limit bytes.

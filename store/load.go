@@ -1,6 +1,8 @@
 package store
 
 import (
+	"github.com/replaygate/replaygate/internal/durable"
+
 	"bufio"
 	"encoding/json"
 	"errors"
@@ -57,7 +59,7 @@ func (s *Store) load() error {
 			return fmt.Errorf("store: load replay %s: %w", name, err)
 		}
 	}
-	return syncDir(s.root)
+	return durable.SyncDir(s.root)
 }
 
 // loadReplay reads one replay directory: removes temporary files, reads
@@ -146,7 +148,7 @@ func (s *Store) loadReplay(id string) error {
 			return err
 		}
 	} else if cleaned {
-		if err := syncDir(dir); err != nil {
+		if err := durable.SyncDir(dir); err != nil {
 			return err
 		}
 	}

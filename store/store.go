@@ -1,6 +1,8 @@
 package store
 
 import (
+	"github.com/replaygate/replaygate/internal/durable"
+
 	"bytes"
 	"context"
 	"encoding/json"
@@ -345,11 +347,11 @@ func (s *Store) write(r *replay, events []byte, sum segmentSummary) error {
 			return err
 		}
 	}
-	if err := syncDir(dir); err != nil {
+	if err := durable.SyncDir(dir); err != nil {
 		return err
 	}
 	if created {
-		if err := syncDir(s.root); err != nil {
+		if err := durable.SyncDir(s.root); err != nil {
 			return err
 		}
 	}
@@ -544,7 +546,7 @@ func (s *Store) remove(r *replay, reason string) (bool, error) {
 		s.m.deleted.WithLabelValues(reason).Inc()
 		s.log.Info().Str("replay", id).Str("reason", reason).Msg("store: replay deleted")
 	}
-	err := syncDir(s.root)
+	err := durable.SyncDir(s.root)
 	if rerr := os.RemoveAll(trash); rerr != nil {
 		s.log.Error().Err(rerr).Str("replay", id).Msg("store: empty trash")
 	}
