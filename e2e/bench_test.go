@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,6 +13,8 @@ import (
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/performance"
 	"github.com/chromedp/chromedp"
+
+	"github.com/replaygate/replaygate/config"
 )
 
 // overhead is what one variant cost on the mutation-heavy page in a window.
@@ -40,12 +43,20 @@ func metrics(tb testing.TB, ctx context.Context) map[string]float64 {
 // measure runs testdata/bench.html with one variant ("none", "plain", "ours")
 // for window and reports main-thread time and uploaded bytes in that window.
 func measure(tb testing.TB, variant string, window time.Duration) overhead {
-	s := startStack(tb, stackOptions{})
+	// /raw/ pages pass replaygate without the gate: the "none" and "plain"
+	// variants; "ours" is the page as replaygate injects it.
+	s := startStack(tb, func(c *config.Config) { c.Inject.ExcludePaths = []string{"/raw/"} })
 	ctx := newBrowser(tb)
-	do(tb, ctx, chromedp.Navigate(s.URL+"/bench.html?variant=none"))
+	do(tb, ctx, chromedp.Navigate(s.URL+"/raw/bench.html?variant=none"))
 	// Grant consent first so our recorder runs without the banner.
-	eval[chromedp.Void](tb, ctx, `fetch('/__replay/consent', {method: 'POST', headers: {'Content-Type': 'application/json'}, body: '{"decision":"granted","language":"en"}'}).then(() => undefined)`)
-	do(tb, ctx, chromedp.Navigate(s.URL+"/bench.html?variant="+variant))
+	if code := postFromPage(tb, ctx, prefix+"/consent", `{"decision":"granted","language":"en"}`); code != http.StatusNoContent {
+		tb.Fatalf("grant: %d", code)
+	}
+	page := "/raw/bench.html?variant=" + variant
+	if variant == "ours" {
+		page = "/bench.html"
+	}
+	do(tb, ctx, chromedp.Navigate(s.URL+page))
 	if _, err := chromedp.Run(ctx, chromedp.Action[cdp.Empty](func(ctx context.Context, t *chromedp.Target) (cdp.Empty, error) {
 		return cdp.Call(ctx, t, performance.Enable, performance.EnableParams{})
 	})); err != nil {

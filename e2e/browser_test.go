@@ -3,12 +3,16 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 )
 
@@ -34,13 +38,34 @@ func chromiumPath(t testing.TB) string {
 	return ""
 }
 
-// newBrowser starts a headless Chromium with a fresh profile and returns a
-// tab context that ends with the test.
-func newBrowser(t testing.TB) context.Context {
-	t.Helper()
+// chromium is the one headless Chromium the package's tests share; every
+// test gets a fresh browser context in it (own cookies, storage and cache,
+// like a fresh profile). TestMain stops it.
+var chromium struct {
+	once    sync.Once
+	ctx     context.Context
+	stop    func()
+	err     error
+	profile string
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if chromium.stop != nil {
+		chromium.stop()
+	}
+	os.Exit(code)
+}
+
+// startChromium starts the shared browser with a fresh profile.
+func startChromium(path string) {
+	chromium.profile, chromium.err = os.MkdirTemp("", "replaygate-e2e-")
+	if chromium.err != nil {
+		return
+	}
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromiumPath(t)),
-		chromedp.UserDataDir(t.TempDir()),
+		chromedp.ExecPath(path),
+		chromedp.UserDataDir(chromium.profile),
 		chromedp.NoSandbox,
 		chromedp.DisableGPU,
 		chromedp.Flag("disable-quic", true),
@@ -49,18 +74,37 @@ func newBrowser(t testing.TB) context.Context {
 		chromedp.Flag("disable-sync", true),
 		chromedp.WindowSize(1280, 900),
 	)
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	actx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	bctx, cancelBrowser := chromedp.NewContext(actx)
-	t.Cleanup(func() {
+	chromium.ctx = bctx
+	chromium.stop = func() {
 		cancelBrowser()
 		cancelAlloc()
-		cancel()
-	})
-	if err := chromedp.Do(bctx); err != nil {
-		t.Fatalf("start chromium: %v", err)
+		os.RemoveAll(chromium.profile)
 	}
-	return bctx
+	chromium.err = chromedp.Do(bctx)
+}
+
+// newBrowser returns a tab in a new browser context of the shared
+// Chromium; the tab closes, and its context is disposed of, when the test
+// ends.
+func newBrowser(t testing.TB) context.Context {
+	t.Helper()
+	path := chromiumPath(t)
+	chromium.once.Do(func() { startChromium(path) })
+	if chromium.err != nil {
+		t.Fatalf("start chromium: %v", chromium.err)
+	}
+	tab, cancelTab := chromedp.NewContext(chromium.ctx, chromedp.WithNewBrowserContext())
+	ctx, cancel := context.WithTimeout(tab, 90*time.Second)
+	t.Cleanup(func() {
+		cancel()
+		cancelTab()
+	})
+	if err := chromedp.Do(tab); err != nil {
+		t.Fatalf("open tab: %v", err)
+	}
+	return ctx
 }
 
 func do(t testing.TB, ctx context.Context, steps ...chromedp.Action[chromedp.Void]) {
@@ -105,21 +149,71 @@ func waitBanner(t testing.TB, ctx context.Context) {
 	}
 }
 
-// accept opens url, waits for the banner and clicks Accept with the mouse.
+// accept opens url, waits for the banner, clicks Accept with the mouse and
+// waits until the recorder loaded and replaygate accepted a first upload.
 func accept(t testing.TB, ctx context.Context, s *Stack, url string) {
 	t.Helper()
 	do(t, ctx, chromedp.Navigate(url))
 	waitBanner(t, ctx)
 	do(t, ctx, chromedp.Click(bannerButton("accept")))
 	waitFor(t, 10*time.Second, "recorder request", func() bool { return s.Hits("recorder") > 0 })
-	waitFor(t, 10*time.Second, "first segment", func() bool { return len(s.Segments()) > 0 })
+	waitFor(t, 10*time.Second, "first accepted segment", func() bool { return len(s.Accepted()) > 0 })
 }
 
-func joined(segs []Segment) string {
+// allAccepted fails the test when replaygate refused an upload.
+func allAccepted(t testing.TB, s *Stack) {
+	t.Helper()
+	for _, sg := range s.Segments() {
+		if sg.Status != http.StatusAccepted {
+			t.Errorf("upload replay %s seq %d answered %d, want 202", sg.Replay, sg.Seq, sg.Status)
+		}
+	}
+}
+
+// setExtraHeaders makes the tab send hdr with every request, as a browser
+// setting (Sec-GPC) or a CDN in front (CF-IPCountry) would add them.
+func setExtraHeaders(t testing.TB, ctx context.Context, hdr map[string]string) {
+	t.Helper()
+	h := network.Headers{}
+	for k, v := range hdr {
+		h[k] = v
+	}
+	if _, err := chromedp.Call(ctx, network.Enable, network.EnableParams{}); err != nil {
+		t.Fatalf("Network.enable: %v", err)
+	}
+	if _, err := chromedp.Call(ctx, network.SetExtraHTTPHeaders, network.SetExtraHTTPHeadersParams{Headers: h}); err != nil {
+		t.Fatalf("Network.setExtraHTTPHeaders: %v", err)
+	}
+}
+
+// beforePageScripts runs js in every new document before the page's own
+// scripts.
+func beforePageScripts(t testing.TB, ctx context.Context, js string) {
+	t.Helper()
+	if _, err := chromedp.Call(ctx, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: js}); err != nil {
+		t.Fatalf("Page.addScriptToEvaluateOnNewDocument: %v", err)
+	}
+}
+
+// postFromPage sends a same-origin fetch from the page and returns the
+// status replaygate answered.
+func postFromPage(t testing.TB, ctx context.Context, path, body string) int {
+	t.Helper()
+	js := fmt.Sprintf(`fetch(%q, {method: 'POST', credentials: 'same-origin', headers: {'Content-Type': 'application/json'}, body: %q}).then((r) => r.status)`, path, body)
+	return eval[int](t, ctx, js)
+}
+
+// joined returns the decoded bodies of segs, one per line.
+func joined(t testing.TB, segs []Segment) string {
+	t.Helper()
 	var b strings.Builder
 	for _, s := range segs {
+		if s.Err != nil {
+			t.Fatalf("upload seq %d: %v", s.Seq, s.Err)
+		}
 		b.Write(s.Body)
 		b.WriteByte('\n')
 	}
 	return b.String()
 }
+

@@ -3,12 +3,17 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"net/http"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
-	"github.com/replaygate/replaygate/inject/web"
+
+	"github.com/replaygate/replaygate/config"
+	"github.com/replaygate/replaygate/policy"
 )
 
 // bannerInfo is what the tests read back from the rendered banner.
@@ -44,7 +49,7 @@ func readBanner(t *testing.T, ctx context.Context) bannerInfo {
 }
 
 func TestBannerAppearsWithEqualChoices(t *testing.T) {
-	s := startStack(t, stackOptions{})
+	s := startStack(t)
 	ctx := newBrowser(t)
 	do(t, ctx, chromedp.Navigate(s.URL+"/index.html"))
 	waitBanner(t, ctx)
@@ -64,6 +69,10 @@ func TestBannerAppearsWithEqualChoices(t *testing.T) {
 	if b.AcceptBg != "rgb(27, 27, 27)" {
 		t.Errorf("banner styles not applied (adoptedStyleSheets): background %q", b.AcceptBg)
 	}
+	// The site's page has no gate of its own: replaygate injected it, once.
+	if n := eval[int](t, ctx, `document.querySelectorAll('script[src="`+prefix+`/gate.js"]').length`); n != 1 {
+		t.Errorf("%d injected gate scripts, want 1", n)
+	}
 	time.Sleep(1500 * time.Millisecond)
 	if s.Hits("recorder") != 0 || s.Hits("ingest") != 0 {
 		t.Fatalf("before any decision: %d recorder requests, %d ingest requests, want 0", s.Hits("recorder"), s.Hits("ingest"))
@@ -71,7 +80,7 @@ func TestBannerAppearsWithEqualChoices(t *testing.T) {
 }
 
 func TestBannerLanguageFromPage(t *testing.T) {
-	s := startStack(t, stackOptions{})
+	s := startStack(t)
 	ctx := newBrowser(t)
 	do(t, ctx, chromedp.Navigate(s.URL+"/de.html"))
 	waitBanner(t, ctx)
@@ -82,7 +91,7 @@ func TestBannerLanguageFromPage(t *testing.T) {
 }
 
 func TestRejectByKeyboardNeverLoadsRecorder(t *testing.T) {
-	s := startStack(t, stackOptions{})
+	s := startStack(t)
 	ctx := newBrowser(t)
 	do(t, ctx, chromedp.Navigate(s.URL+"/csp-strict.html"))
 	waitBanner(t, ctx)
@@ -100,9 +109,9 @@ func TestRejectByKeyboardNeverLoadsRecorder(t *testing.T) {
 		t.Error("focused Reject button shows no focus outline")
 	}
 	do(t, ctx, chromedp.KeyEvent(kb.Enter))
-	waitFor(t, 5*time.Second, "consent POST", func() bool { return len(s.Consents()) == 1 })
-	if got := s.Consents(); got[0] != "denied" {
-		t.Fatalf("consent posted %v, want [denied]", got)
+	waitFor(t, 5*time.Second, "consent POST", func() bool { return len(s.Decisions()) == 1 })
+	if got := s.Decisions(); got[0] != (Decision{"denied", http.StatusNoContent}) {
+		t.Fatalf("consent posted %v, want [{denied 204}]", got)
 	}
 	if eval[bool](t, ctx, `!!(`+bannerJS+`)`) {
 		t.Error("banner still shown after Reject")
@@ -120,17 +129,40 @@ func TestRejectByKeyboardNeverLoadsRecorder(t *testing.T) {
 	if s.Hits("recorder") != 0 || s.Hits("ingest") != 0 {
 		t.Fatalf("after Reject: %d recorder requests, %d ingest requests, want 0", s.Hits("recorder"), s.Hits("ingest"))
 	}
-	if eval[string](t, ctx, `JSON.stringify(replaygate.consent())`) != `{"decision":"denied","mode":"unknown","gpc":false,"policyVersion":"2026-01"}` {
-		t.Errorf("consent() = %s", eval[string](t, ctx, `JSON.stringify(replaygate.consent())`))
+	if got := eval[string](t, ctx, `JSON.stringify(replaygate.consent())`); got != `{"decision":"denied","mode":"unknown","gpc":false,"policyVersion":"2026-01"}` {
+		t.Errorf("consent() = %s", got)
+	}
+	// The server holds the refusal too: an upload forged by the page with
+	// the denied cookie is refused and nothing is stored.
+	if code := postFromPage(t, ctx, prefix+"/ingest?replay=00112233445566778899aabbccddeeff&seq=0", `[]`); code != http.StatusForbidden {
+		t.Errorf("upload with a denied cookie answered %d, want 403", code)
+	}
+	if r := s.Replays(t); len(r) != 0 {
+		t.Errorf("store holds %d replays after a rejection", len(r))
 	}
 }
 
 func TestAcceptLoadsRecorderAndUploads(t *testing.T) {
-	s := startStack(t, stackOptions{})
+	s := startStack(t)
 	ctx := newBrowser(t)
 	accept(t, ctx, s, s.URL+"/index.html")
-	if got := s.Consents(); len(got) != 1 || got[0] != "granted" {
-		t.Fatalf("consent posted %v, want [granted]", got)
+	if got := s.Decisions(); len(got) != 1 || got[0] != (Decision{"granted", http.StatusNoContent}) {
+		t.Fatalf("consent posted %v, want [{granted 204}]", got)
+	}
+	// The server's signed HttpOnly cookie, and the readable companion.
+	jar, err := chromedp.Call(ctx, network.GetCookies, network.GetCookiesParams{URLs: []string{s.URL}})
+	if err != nil {
+		t.Fatalf("Network.getCookies: %v", err)
+	}
+	cookies := map[string]*network.Cookie{}
+	for _, c := range jar.Cookies {
+		cookies[c.Name] = c
+	}
+	if c := cookies["rg_consent"]; c == nil || !c.HTTPOnly || c.SameSite != network.CookieSameSiteLax || len(c.Value) < 32 || c.Session {
+		t.Errorf("consent cookie = %+v, want a persistent signed HttpOnly SameSite=Lax cookie", c)
+	}
+	if c := cookies["rg_consent_state"]; c == nil || c.HTTPOnly || c.Value != "granted."+policyVersion {
+		t.Errorf("companion cookie = %+v, want readable granted.%s", c, policyVersion)
 	}
 	do(t, ctx, chromedp.Click(chromedp.ID("bump")))
 	// A pointer path of 40 points, a console call and a page fetch.
@@ -209,35 +241,128 @@ func TestAcceptLoadsRecorderAndUploads(t *testing.T) {
 	if s.Hits("consent-get") != gets {
 		t.Error("gate asked the server although the companion cookie holds the grant")
 	}
+
+	// Every upload was accepted, and the store holds all of them as one
+	// replay with what the recorder reported.
+	r := settle(t, ctx, s)
+	allAccepted(t, s)
+	if r.ID != segs[0].Replay || r.Browser == "" || r.OS != "Linux" {
+		t.Errorf("stored replay = %+v", r)
+	}
+	if n := len(s.Replays(t)); n != 1 {
+		t.Errorf("store lists %d replays, want 1", n)
+	}
+	stored := string(s.StoredEvents(t, r.ID))
+	for _, want := range []string{`"replaygate/console"`, `"replaygate/network"`, `"replaygate/env"`, `/nav2.html`} {
+		if !strings.Contains(stored, want) {
+			t.Errorf("stored events lack %s", want)
+		}
+	}
+	if strings.Contains(stored, "token=abc") {
+		t.Error("stored events carry the fetch's query value")
+	}
 }
 
-func TestGPCMeansNoBannerNoRecording(t *testing.T) {
-	s := startStack(t, stackOptions{gpc: true})
-	ctx := newBrowser(t)
-	do(t, ctx, chromedp.Navigate(s.URL+"/index.html"))
-	waitFor(t, 5*time.Second, "consent GET", func() bool { return s.Hits("consent-get") > 0 })
-	time.Sleep(1500 * time.Millisecond)
-	if eval[bool](t, ctx, `!!(`+bannerJS+`)`) || s.Hits("recorder") != 0 || len(s.Consents()) != 0 {
-		t.Fatalf("GPC visitor: banner or recorder or consent POST (%v)", s.Consents())
-	}
-	if !eval[bool](t, ctx, `replaygate.consent().gpc === true`) {
-		t.Error("consent().gpc is not true")
+// TestGPC covers the Global Privacy Control signal in both forms, under
+// the default policy (a refusal) and under gpc: ignore.
+func TestGPC(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		header    bool // Chromium sends Sec-GPC: 1
+		navigator bool // navigator.globalPrivacyControl is true
+		ignore    bool // consent.gpc: ignore
+	}{
+		{name: "Sec-GPC header", header: true},
+		{name: "navigator.globalPrivacyControl", navigator: true},
+		{name: "both signals", header: true, navigator: true},
+		// gpc: ignore — the visitor's explicit choice decides.
+		{name: "Sec-GPC header under gpc ignore", header: true, ignore: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := startStack(t, func(c *config.Config) {
+				if tc.ignore {
+					c.Consent.GPC = policy.GPCIgnore
+				}
+			})
+			ctx := newBrowser(t)
+			if tc.header {
+				setExtraHeaders(t, ctx, map[string]string{"Sec-GPC": "1"})
+			}
+			if tc.navigator {
+				beforePageScripts(t, ctx, `Object.defineProperty(Navigator.prototype, 'globalPrivacyControl', {get: () => true, configurable: true})`)
+			}
+			if tc.ignore {
+				// Under gpc: ignore the visitor's explicit choice decides:
+				// the banner is shown and a grant records.
+				accept(t, ctx, s, s.URL+"/index.html")
+				allAccepted(t, s)
+				return
+			}
+			do(t, ctx, chromedp.Navigate(s.URL+"/index.html"))
+			waitFor(t, 5*time.Second, "consent GET", func() bool { return s.Hits("consent-get") > 0 })
+			time.Sleep(1500 * time.Millisecond)
+			if eval[bool](t, ctx, `!!(`+bannerJS+`)`) || s.Hits("recorder") != 0 || len(s.Decisions()) != 0 {
+				t.Fatalf("GPC visitor: banner or recorder or consent POST (%v)", s.Decisions())
+			}
+			if !eval[bool](t, ctx, `replaygate.consent().gpc === true`) {
+				t.Error("consent().gpc is not true")
+			}
+			if tc.header {
+				// The server refuses a grant sent with the signal, whoever asks.
+				if code := postFromPage(t, ctx, prefix+"/consent", `{"decision":"granted","language":"en"}`); code != http.StatusForbidden {
+					t.Errorf("grant with Sec-GPC: 1 answered %d, want 403", code)
+				}
+			}
+		})
 	}
 }
 
+// TestModeOffNeverAsks covers mode off everywhere, and per region from the
+// trusted region header a CDN in front would set.
 func TestModeOffNeverAsks(t *testing.T) {
-	s := startStack(t, stackOptions{mode: "off"})
-	ctx := newBrowser(t)
-	do(t, ctx, chromedp.Navigate(s.URL+"/index.html"))
-	waitFor(t, 5*time.Second, "consent GET", func() bool { return s.Hits("consent-get") > 0 })
-	time.Sleep(1500 * time.Millisecond)
-	if eval[bool](t, ctx, `!!(`+bannerJS+`)`) || s.Hits("recorder") != 0 {
-		t.Fatal("mode off: banner shown or recorder loaded")
+	regions := func(c *config.Config) {
+		c.Consent.RegionHeader = "CF-IPCountry"
+		c.Consent.Regions = map[string]policy.Mode{"DE": policy.ModeOff}
+	}
+	for _, tc := range []struct {
+		name   string
+		tune   func(*config.Config)
+		region string
+		banner bool
+	}{
+		{name: "default mode off", tune: func(c *config.Config) { c.Consent.DefaultMode = policy.ModeOff }},
+		{name: "region off", tune: regions, region: "DE"},
+		{name: "other region opt-in", tune: regions, region: "FR", banner: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := startStack(t, tc.tune)
+			ctx := newBrowser(t)
+			if tc.region != "" {
+				setExtraHeaders(t, ctx, map[string]string{"CF-IPCountry": tc.region})
+			}
+			do(t, ctx, chromedp.Navigate(s.URL+"/index.html"))
+			if tc.banner {
+				waitBanner(t, ctx)
+				return
+			}
+			waitFor(t, 5*time.Second, "consent GET", func() bool { return s.Hits("consent-get") > 0 })
+			time.Sleep(1500 * time.Millisecond)
+			if eval[bool](t, ctx, `!!(`+bannerJS+`)`) || s.Hits("recorder") != 0 {
+				t.Fatal("mode off: banner shown or recorder loaded")
+			}
+			if got := eval[string](t, ctx, `replaygate.consent().mode`); got != "off" {
+				t.Errorf("consent().mode = %q, want off", got)
+			}
+			// Nor can the page grant behind the gate's back.
+			if code := postFromPage(t, ctx, prefix+"/consent", `{"decision":"granted","language":"en"}`); code != http.StatusForbidden {
+				t.Errorf("grant in mode off answered %d, want 403", code)
+			}
+		})
 	}
 }
 
 func TestOptOutRecordsUntilDeclined(t *testing.T) {
-	s := startStack(t, stackOptions{mode: "opt-out"})
+	s := startStack(t, func(c *config.Config) { c.Consent.DefaultMode = policy.ModeOptOut })
 	ctx := newBrowser(t)
 	do(t, ctx, chromedp.Navigate(s.URL+"/index.html"))
 	waitBanner(t, ctx)
@@ -245,30 +370,61 @@ func TestOptOutRecordsUntilDeclined(t *testing.T) {
 	if len(body) < 10 || body[:9] != "We record" {
 		t.Errorf("opt-out notice text = %q", body)
 	}
-	waitFor(t, 10*time.Second, "segments without a click", func() bool { return len(s.Segments()) > 0 })
+	waitFor(t, 10*time.Second, "accepted segments without a click", func() bool { return len(s.Accepted()) > 0 })
+	id := s.Accepted()[0].Replay
+	var stored StoredReplay
+	waitFor(t, 10*time.Second, "the replay in the store", func() bool {
+		var ok bool
+		stored, ok = s.Replay(t, id)
+		return ok
+	})
 	do(t, ctx, chromedp.Click(bannerButton("reject")))
 	waitFor(t, 5*time.Second, "denial", func() bool { c := s.Consents(); return len(c) == 2 && c[1] == "denied" })
+	if got := s.Decisions(); got[0] != (Decision{"granted", http.StatusNoContent}) || got[1] != (Decision{"denied", http.StatusNoContent}) {
+		t.Errorf("decisions = %v, want an implicit grant then the denial, both 204", got)
+	}
 	n := len(s.Segments())
 	do(t, ctx, chromedp.Click(chromedp.ID("bump")), chromedp.Click(chromedp.ID("bump")))
 	time.Sleep(3 * time.Second)
 	if got := len(s.Segments()); got != n {
 		t.Fatalf("uploads continued after declining: %d segments, had %d", got, n)
 	}
+	// Declining after the implicit grant is a withdrawal: what was recorded
+	// is erased.
+	waitFor(t, 10*time.Second, "erasure of the recording", func() bool { _, ok := s.Replay(t, id); return !ok })
+	if r := s.Replays(t); len(r) != 0 {
+		t.Errorf("store still lists %d replays", len(r))
+	}
+	// The implicit grant is on record as given under opt-out.
+	var events []string
+	for _, p := range s.ProofRecords(t, stored.Subject) {
+		events = append(events, p.Event+"/"+p.Mode)
+	}
+	if strings.Join(events, " ") != "grant/opt-out withdraw/opt-out" {
+		t.Errorf("consent proof records = %v", events)
+	}
 }
 
-func TestWithdrawStopsUploads(t *testing.T) {
-	s := startStack(t, stackOptions{cfg: func(c *web.Config) { c.Banner.PrivacyChoices = true }})
+func TestWithdrawStopsUploadsAndErases(t *testing.T) {
+	s := startStack(t, func(c *config.Config) { c.Web.Banner.PrivacyChoices = true })
 	ctx := newBrowser(t)
 	accept(t, ctx, s, s.URL+"/index.html")
 	if !eval[bool](t, ctx, `!!document.querySelector('[data-replaygate]')?.shadowRoot?.querySelector('button.c')`) {
 		t.Error("privacy choices button missing although enabled")
 	}
+	id := s.Accepted()[0].Replay
+	var stored StoredReplay
+	waitFor(t, 10*time.Second, "the replay in the store", func() bool {
+		var ok bool
+		stored, ok = s.Replay(t, id)
+		return ok
+	})
 	// Activity right before withdrawing: it must be discarded, not uploaded.
 	do(t, ctx, chromedp.Click(chromedp.ID("bump")))
 	eval[chromedp.Void](t, ctx, `replaygate.withdraw()`)
 	n := len(s.Segments())
-	if c := s.Consents(); c[len(c)-1] != "denied" {
-		t.Fatalf("withdraw posted %v", c)
+	if d := s.Decisions(); d[len(d)-1] != (Decision{"denied", http.StatusNoContent}) {
+		t.Fatalf("withdraw posted %v", d)
 	}
 	if eval[bool](t, ctx, `window['replaygate.recorder'] !== undefined || sessionStorage.getItem('replaygate.session') !== null`) {
 		t.Error("recorder handle or session survived withdrawal")
@@ -282,5 +438,70 @@ func TestWithdrawStopsUploads(t *testing.T) {
 	}
 	if eval[string](t, ctx, `replaygate.consent().decision`) != "denied" {
 		t.Error("consent().decision is not denied after withdraw")
+	}
+	// erase_on_withdraw (default): the stored recording is gone.
+	waitFor(t, 10*time.Second, "erasure of the recording", func() bool { _, ok := s.Replay(t, id); return !ok })
+	if r := s.Replays(t); len(r) != 0 {
+		t.Errorf("store still lists %d replays", len(r))
+	}
+	if code := postFromPage(t, ctx, prefix+"/ingest?replay="+id+"&seq=99", `[]`); code != http.StatusForbidden {
+		t.Errorf("upload after withdrawal answered %d, want 403", code)
+	}
+	// The proof log keeps both decisions of the subject.
+	var events []string
+	for _, p := range s.ProofRecords(t, stored.Subject) {
+		events = append(events, p.Event+"/"+p.Decision+"/"+p.Mode)
+	}
+	if strings.Join(events, " ") != "grant/granted/opt-in withdraw/denied/opt-in" {
+		t.Errorf("consent proof records = %v", events)
+	}
+
+	// Changing one's mind again works: the privacy choices button reopens
+	// the banner, and a new grant starts a new replay that is accepted.
+	do(t, ctx, chromedp.Click(chromedp.JSPath(`document.querySelector('[data-replaygate]')?.shadowRoot?.querySelector('button.c')`)))
+	waitBanner(t, ctx)
+	do(t, ctx, chromedp.Click(bannerButton("accept")))
+	waitFor(t, 10*time.Second, "an accepted segment after the new grant", func() bool {
+		for _, sg := range s.Accepted() {
+			if sg.Replay != id {
+				return true
+			}
+		}
+		return false
+	})
+	if d := s.Decisions(); d[len(d)-1] != (Decision{"granted", http.StatusNoContent}) {
+		t.Errorf("new grant posted %v", d)
+	}
+	r := settle(t, ctx, s)
+	if r.ID == id || r.Subject != stored.Subject {
+		t.Errorf("after the new grant: stored replay %s of %s, want a new replay of the same subject %s", r.ID, r.Subject, stored.Subject)
+	}
+}
+
+// TestForgedConsentCookieRefused: a visitor (or a script on the page) that
+// writes the consent cookies itself gets the recorder loaded by the gate,
+// which trusts the readable companion cookie, but the server trusts only
+// its signature: every upload is refused, the recorder stops at the first
+// 403, and nothing is stored.
+func TestForgedConsentCookieRefused(t *testing.T) {
+	s := startStack(t)
+	ctx := newBrowser(t)
+	do(t, ctx, chromedp.Navigate(s.URL+"/privacy"))
+	eval[chromedp.Void](t, ctx, `document.cookie = 'rg_consent=granted; path=/'; document.cookie = 'rg_consent_state=granted.`+policyVersion+`; path=/'`)
+	do(t, ctx, chromedp.Navigate(s.URL+"/index.html"))
+	waitFor(t, 10*time.Second, "an upload", func() bool { return len(s.Segments()) > 0 })
+	do(t, ctx, chromedp.Click(chromedp.ID("bump")))
+	time.Sleep(2500 * time.Millisecond)
+	segs := s.Segments()
+	for _, sg := range segs {
+		if sg.Status != http.StatusForbidden {
+			t.Errorf("upload with a forged cookie answered %d, want 403", sg.Status)
+		}
+	}
+	if len(segs) > 1 {
+		t.Errorf("%d uploads: the recorder should stop at the first 403", len(segs))
+	}
+	if r := s.Replays(t); len(r) != 0 {
+		t.Errorf("store holds %d replays from a forged cookie", len(r))
 	}
 }

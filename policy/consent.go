@@ -283,7 +283,11 @@ type State struct {
 	Decision      Decision `json:"decision"`
 	PolicyVersion string   `json:"policyVersion"`
 	Mode          Mode     `json:"mode"`
-	GPC           bool     `json:"gpc"`
+	// GPC reports that the request carried Sec-GPC: 1.
+	GPC bool `json:"gpc"`
+	// GPCPolicy is how the server treats GPC ("refuse" or "ignore"), so
+	// the gate knows whether to ask a visitor whose browser sends it.
+	GPCPolicy string `json:"gpcPolicy"`
 }
 
 // ServeHTTP serves GET and POST {prefix}/consent.
@@ -301,7 +305,7 @@ func (c *Consent) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (c *Consent) serveState(w http.ResponseWriter, r *http.Request) {
-	st := State{Decision: DecisionNone, PolicyVersion: c.cfg.PolicyVersion, Mode: c.Mode(r), GPC: gpc(r)}
+	st := State{Decision: DecisionNone, PolicyVersion: c.cfg.PolicyVersion, Mode: c.Mode(r), GPC: gpc(r), GPCPolicy: string(c.cfg.GPC)}
 	ck, err := c.current(r)
 	switch {
 	case err == nil:

@@ -659,7 +659,7 @@ func TestGPC(t *testing.T) {
 		if msg := errorBody(t, resp); !strings.Contains(msg, "Global Privacy Control") {
 			t.Fatalf("message %q", msg)
 		}
-		if st := f.state(gpcOn); !st.GPC || st.Decision != DecisionNone {
+		if st := f.state(gpcOn); !st.GPC || st.Decision != DecisionNone || st.GPCPolicy != "refuse" {
 			t.Fatalf("state %+v", st)
 		}
 		if n := len(f.records("")); n != 0 {
@@ -683,6 +683,10 @@ func TestGPC(t *testing.T) {
 	})
 	t.Run("ignore", func(t *testing.T) {
 		f := newFixture(t, func(c *Config, _ *Options) { c.GPC = GPCIgnore })
+		// The gate learns that it must still ask.
+		if st := f.state(gpcOn); !st.GPC || st.GPCPolicy != "ignore" {
+			t.Fatalf("state %+v", st)
+		}
 		resp, granted := f.decide("granted", gpcOn)
 		if resp.StatusCode != 204 {
 			t.Fatalf("grant: %d", resp.StatusCode)

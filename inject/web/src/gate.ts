@@ -21,6 +21,8 @@ function main(): void {
   const script = document.currentScript as HTMLScriptElement | null;
   const nonce = script ? script.nonce || script.getAttribute('nonce') || '' : '';
   const nav = navigator as Navigator & { globalPrivacyControl?: boolean };
+  // How the server treats GPC; learnt from GET {prefix}/consent.
+  let gpcPolicy: 'refuse' | 'ignore' = 'refuse';
   const state: ConsentState = { decision: 'none', mode: 'unknown', gpc: nav.globalPrivacyControl === true, policyVersion: cfg.policyVersion };
   const lang = pickLanguage(
     [document.documentElement.lang, ...(navigator.languages || []), navigator.language],
@@ -130,8 +132,9 @@ function main(): void {
       whenBody(showChoices);
       return;
     }
-    // No decision yet. GPC counts as a refusal and is never asked over.
-    if (state.gpc) return;
+    // No decision yet. Unless the server's policy ignores it, GPC counts as
+    // a refusal and is never asked over.
+    if (state.gpc && gpcPolicy !== 'ignore') return;
     if (state.mode === 'opt-in') whenBody(() => open(false));
     else if (state.mode === 'opt-out') {
       whenBody(() => open(false));
@@ -153,11 +156,12 @@ function main(): void {
   }
   fetch(cfg.prefix + '/consent', { credentials: 'same-origin', headers: { Accept: 'application/json' } })
     .then((r) => (r.ok ? r.json() : Promise.reject(new Error('consent ' + r.status))))
-    .then((j: { decision?: Decision; mode?: Mode; gpc?: boolean; policyVersion?: string }) => {
+    .then((j: { decision?: Decision; mode?: Mode; gpc?: boolean; gpcPolicy?: string; policyVersion?: string }) => {
       if (state.decision !== 'none') return; // decided meanwhile through the API
       state.decision = j.decision === 'granted' || j.decision === 'denied' ? j.decision : 'none';
       state.mode = j.mode === 'opt-out' || j.mode === 'off' ? j.mode : 'opt-in';
       state.gpc = state.gpc || j.gpc === true;
+      gpcPolicy = j.gpcPolicy === 'ignore' ? 'ignore' : 'refuse';
       if (j.policyVersion) state.policyVersion = j.policyVersion;
       apply(true);
     })
