@@ -216,4 +216,3 @@ func joined(t testing.TB, segs []Segment) string {
 	}
 	return b.String()
 }
-
