@@ -59,6 +59,7 @@ func New() *Site {
 	s.mux.HandleFunc("GET /search", s.search)
 	s.mux.HandleFunc("GET /account", s.page("account", nil))
 	s.mux.HandleFunc("GET /live", s.page("live", nil))
+	s.mux.HandleFunc("GET /privacy", s.page("privacy", func(_ *http.Request, d *pageData) { d.Title = "Privacy notice" }))
 	s.mux.HandleFunc("GET /api/stock", s.stock)
 	s.mux.HandleFunc("GET /img/{id}", s.image)
 	s.mux.Handle("GET /static/", s.static)

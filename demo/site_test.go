@@ -21,6 +21,7 @@ func TestPages(t *testing.T) {
 		{"/search?q=tent", "Basecamp 2P Tent"},
 		{"/account", "Erika Mustermann"},
 		{"/live", `id="stock"`},
+		{"/privacy", "Privacy notice"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.path, func(t *testing.T) {
