@@ -23,7 +23,8 @@ PREFIX=${PREFIX:-/__replay}
 DURATION=${DURATION:-10s}
 WARMUP=${WARMUP:-2s}
 CONNS=${CONNS:-32}
-SUBJECTS=${SUBJECTS:-0}
+SUBJECTS=${SUBJECTS:-1024}
+PER_REPLAY=${PER_REPLAY:-10}
 SIZE=${SIZE:-20480}
 SIZE_OF=${SIZE_OF:-json}
 DRAIN=${DRAIN:-60s}
@@ -33,7 +34,7 @@ DATA_PARENT=${DATA_PARENT:-/tmp}
 OUT=${OUT:-$ROOT/bench/results/ingest-latest.md}
 KEEP_WORK=${KEEP_WORK:-0}
 
-COMMAND="MODE=$MODE DURATION=$DURATION WARMUP=$WARMUP CONNS=$CONNS SUBJECTS=$SUBJECTS SIZE=$SIZE SIZE_OF=$SIZE_OF ./bench/ingest.sh"
+COMMAND="MODE=$MODE DURATION=$DURATION WARMUP=$WARMUP CONNS=$CONNS SUBJECTS=$SUBJECTS PER_REPLAY=$PER_REPLAY SIZE=$SIZE SIZE_OF=$SIZE_OF ./bench/ingest.sh"
 [[ -z $TARGET ]] || COMMAND="TARGET=$TARGET $COMMAND"
 
 WORK=$(mktemp -d "$DATA_PARENT/replaygate-ingest.XXXXXX")
@@ -100,7 +101,7 @@ code=$(curl -s -o /dev/null -w '%{http_code}' -X POST -H 'Content-Type: applicat
 [[ $code == 2* ]] || die "POST $PREFIX/consent answered $code: the consent endpoint is not wired yet"
 
 load() { # load DURATION [ADMIN]
-	local args=(--target "$TARGET" --prefix "$PREFIX" --duration "$1" --conns "$CONNS" --subjects "$SUBJECTS" --size "$SIZE" --size-of "$SIZE_OF")
+	local args=(--target "$TARGET" --prefix "$PREFIX" --duration "$1" --conns "$CONNS" --subjects "$SUBJECTS" --segments-per-replay "$PER_REPLAY" --size "$SIZE" --size-of "$SIZE_OF")
 	[[ -n ${2:-} ]] && args+=(--admin "$2" --drain "$DRAIN")
 	REPLAYGATE_ADMIN_TOKEN=$TOKEN
 	export REPLAYGATE_ADMIN_TOKEN
@@ -140,17 +141,18 @@ replaygate: $("$RG_BIN" version 2>/dev/null || echo unknown), mode $MODE.
 | measure | value |
 |---|---|
 | segment size (JSON → gzip on the wire) | $(field segment_json_bytes) B → $(field segment_gzip_bytes) B |
-| connections / consenting subjects | $(field conns) / $(field subjects) |
+| connections / consenting subjects / segments per replay | $(field conns) / $(field subjects) / $PER_REPLAY (each new replay goes to the next subject in turn) |
 | duration | $(field duration_s) s |
 | uploads sent | $(field sent) |
 | accepted (202) | $(field accepted) |
 | **accepted segments/s** | **$accepted_per_s** |
 | JSON / wire throughput | $(field json_mb_per_s) / $(field wire_mb_per_s) MB/s |
 | latency of accepted uploads p50 / p90 / p99 / max | $(field p50_ms) / $(field p90_ms) / $(field p99_ms) / $(field max_ms) ms |
-| replaygate CPU during the run | ${cpu} s |
+| replaygate CPU during the run | ${cpu} s ($(awk -v c="$cpu" -v a="$(field accepted)" 'BEGIN { if (a > 0) printf "%.2f", 1000 * c / a; else printf "–" }') ms per accepted segment, delivery to the local store included) |
 | statuses | \`$(sed -n 's/.*"statuses":\({[^}]*}\).*/\1/p' <<<"$result")\` |
 | first refusal or error | $(field first_error) |
-| stored (admin API) / wait | $(field stored) after $(field stored_after_s) s $(field stored_note) |
+| stored (admin API) / wait after the run | $(field stored) after $(field stored_after_s) s $(field stored_note) |
+| delivered to the store per second (stored ÷ (duration + wait)) | $(awk -v n="$(field stored)" -v d="$(field duration_s)" -v w="$(field stored_after_s)" 'BEGIN { if (n > 0) printf "%.0f", n / (d + w); else printf "–" }') — the rate sustainable once the spool is full |
 
 Target (issue 4): ≥ 2,000 accepted segments/s of 20 KB gzip with fsync on — $target_met.
 

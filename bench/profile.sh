@@ -23,6 +23,7 @@ TOP=${TOP:-30}
 command -v perf >/dev/null || die "perf is missing (Debian: linux-perf)"
 
 case $SCENARIO in
+ingest) path=/__replay/ingest ;;
 html-20k/*) path=/page-20k.html ;;
 html-150k/*) path=/page-150k.html ;;
 html-2m/*) path=/page-2m.html ;;
@@ -32,6 +33,8 @@ asset-100k) path=/static/app.js ;;
 esac
 ae='gzip, deflate, br'
 [[ $SCENARIO == */gzip ]] && ae=gzip
+accept='text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8'
+[[ $SCENARIO == asset-* ]] && accept='*/*'
 
 WORK=$(mktemp -d /tmp/replaygate-profile.XXXXXX)
 cleanup() {
@@ -44,7 +47,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-run_waited go build -o "$WORK/" ./bench/cmd/upstream
+run_waited go build -o "$WORK/" ./bench/cmd/upstream ./bench/cmd/ingestload
 run_waited go build -o "$WORK/replaygate" ./cmd/replaygate
 up=$(free_port); port=$(free_port); admin=$(free_port)
 spawn "$WORK/upstream.log" "$WORK/upstream" --listen "127.0.0.1:$up"
@@ -56,10 +59,20 @@ RG=$SPAWNED_PID
 wait_http "http://127.0.0.1:$port/" 30 "$RG" || die "replaygate did not start"
 url="http://127.0.0.1:$port$path"
 
-log "warm-up, then $DURATION s of wrk -c$CONNS on $url (Accept-Encoding: $ae) under perf"
-wrk -t1 -c"$CONNS" -d2s -H "Accept-Encoding: $ae" "$url" >/dev/null
-spawn "$WORK/wrk.out" wrk -t1 -c"$CONNS" -d"$((DURATION + 1))s" -H "Accept-Encoding: $ae" "$url"
-WRK=$SPAWNED_PID
+if [[ $SCENARIO == ingest ]]; then
+	# Uploads of 20 KB segments from 500 consenting visitors (see ingest.sh;
+	# 500 is the default consent burst, so the cookies come at once).
+	log "$DURATION s of ingestload -conns $CONNS on http://127.0.0.1:$port under perf"
+	spawn "$WORK/wrk.out" "$WORK/ingestload" --target "http://127.0.0.1:$port" --duration "$((DURATION + 3))s" \
+		--conns "$CONNS" --subjects 500
+	WRK=$SPAWNED_PID
+	sleep 2 # consent cookies first
+else
+	log "warm-up, then $DURATION s of wrk -c$CONNS on $url (Accept-Encoding: $ae) under perf"
+	wrk -t1 -c"$CONNS" -d2s -H "Accept-Encoding: $ae" -H "Accept: $accept" "$url" >/dev/null
+	spawn "$WORK/wrk.out" wrk -t1 -c"$CONNS" -d"$((DURATION + 1))s" -H "Accept-Encoding: $ae" -H "Accept: $accept" "$url"
+	WRK=$SPAWNED_PID
+fi
 run_waited perf record -q -F 999 -g -p "$RG" -o "$WORK/perf.data" -- sleep "$DURATION" 2>"$WORK/perf.log"
 wait "$WRK" || true
 grep -E 'Requests/sec|Latency' "$WORK/wrk.out" >&2 || true
@@ -71,7 +84,7 @@ perf report -i "$WORK/perf.data" --stdio --no-children --sort sym -g none -F ove
 echo "## replaygate CPU profile: $SCENARIO, wrk -c$CONNS, ${DURATION}s, perf -F 999"
 echo
 samples=$(perf report -i "$WORK/perf.data" --stdio --no-children -g none 2>/dev/null | sed -n 's/^# Samples: \([^ ]*\).*/\1/p' | head -1)
-echo "Requests/sec under perf: $(sed -n 's/^Requests\/sec: *//p' "$WORK/wrk.out"); samples: $samples"
+echo "Load under perf: $(sed -n 's/^Requests\/sec: *\(.*\)/\1 req\/s/p; s/.*"accepted_per_s":\([0-9.]*\).*/\1 accepted segments\/s/p' "$WORK/wrk.out"); samples: $samples"
 echo
 echo "### Hottest functions (self time)"
 echo '```'

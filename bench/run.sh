@@ -33,6 +33,7 @@ RG_BIN=${RG_BIN:-$ROOT/bin/replaygate}
 RG_CONFIG=${RG_CONFIG:-}
 OUT=${OUT:-$ROOT/bench/results/latest.md}
 KEEP_WORK=${KEEP_WORK:-0}
+NAV_ACCEPT='text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8'
 GATE_TAG='<script src="/__replay/gate.js" async></script>'
 BROWSER_AE='gzip, deflate, br'
 
@@ -218,6 +219,13 @@ scenario_conns() {
 	*) echo "$CONNS" ;;
 	esac
 }
+# scenario_type_accept: the Accept header a browser sends for it.
+scenario_type_accept() {
+	case $1 in
+	asset-*) echo '*/*' ;;
+	*) echo "$NAV_ACCEPT" ;;
+	esac
+}
 scenario_accept() {
 	case $1 in
 	*/gzip) echo gzip ;;
@@ -233,6 +241,7 @@ for sc in $SCENARIOS; do
 	path=$(scenario_path "$sc")
 	ae=$(scenario_accept "$sc")
 	conns=$(scenario_conns "$sc")
+	accept=$(scenario_type_accept "$sc")
 	html=true
 	[[ $sc == asset-* ]] && html=false
 	declare -A PROBE=()
@@ -240,14 +249,14 @@ for sc in $SCENARIOS; do
 		for peer in $PEERS; do
 			url="${URL[$peer]}$path"
 			if [[ -z ${PROBE[$peer]:-} ]]; then
-				PROBE[$peer]=$("$WORK/bin/probe" --url "$url" --original "$UPSTREAM$path" --accept-encoding "$ae")
+				PROBE[$peer]=$("$WORK/bin/probe" --url "$url" --original "$UPSTREAM$path" --accept "$accept" --accept-encoding "$ae")
 			fi
 			probe=${PROBE[$peer]}
 			wrk_cmd=(wrk -t"$THREADS" -c"$conns" -d"$DURATION" --timeout "$WRK_TIMEOUT" -s bench/report.lua
-				-H "Accept-Encoding: $ae" -H "Accept: text/html,application/xhtml+xml,*/*;q=0.8" "$url")
+				-H "Accept-Encoding: $ae" -H "Accept: $accept" "$url")
 			[[ -n $FIRST_WRK ]] || FIRST_WRK=$(shell_words "${wrk_cmd[@]}")
 			if [[ $round == 1 && $WARMUP != 0 && $WARMUP != 0s ]]; then
-				run_waited wrk -t"$THREADS" -c"$conns" -d"$WARMUP" --timeout "$WRK_TIMEOUT" -H "Accept-Encoding: $ae" "$url" >/dev/null
+				run_waited wrk -t"$THREADS" -c"$conns" -d"$WARMUP" --timeout "$WRK_TIMEOUT" -H "Accept-Encoding: $ae" -H "Accept: $accept" "$url" >/dev/null
 			fi
 			t0=$(cpu_ticks "${PID[$peer]}")
 			run_waited "${wrk_cmd[@]}" >"$WORK/wrk.out" 2>&1 || die "wrk failed: $(cat "$WORK/wrk.out")"
@@ -300,7 +309,8 @@ if [[ " $PEERS " == *" replaygate "* && $INFLIGHT_K -gt 0 ]]; then
 			fi
 			export INFLIGHT_TOKEN=$RG_TOKEN
 			run_waited "$WORK/bin/inflight" --url "${URL[$name]}/page-10m.html" \
-				--metrics "$metrics" --pid "${PID[$name]}" -k "$INFLIGHT_K" --accept-encoding "$ae" >"$WORK/tool.out" 2>>"$WORK/inflight.log" || die "inflight $who failed: $(tail -3 "$WORK/inflight.log")"
+				--metrics "$metrics" --pid "${PID[$name]}" -k "$INFLIGHT_K" --accept-encoding "$ae" \
+				--gc-url "${URL[$name]}/page-20k.html" >"$WORK/tool.out" 2>>"$WORK/inflight.log" || die "inflight $who failed: $(tail -3 "$WORK/inflight.log")"
 			r=$(cat "$WORK/tool.out")
 			printf '{"peer":"%s","accept":"%s","result":%s}\n' "$who" "$ae" "$r" >>"$WORK/inflight.jsonl"
 			log "inflight $who ($ae): $r"

@@ -62,8 +62,8 @@ func main() {
 			var m runtime.MemStats
 			runtime.ReadMemStats(&m)
 			w.Header().Set("Content-Type", "text/plain; version=0.0.4")
-			fmt.Fprintf(w, "go_memstats_heap_inuse_bytes %d\ngo_memstats_heap_alloc_bytes %d\ngo_memstats_sys_bytes %d\ngo_goroutines %d\n",
-				m.HeapInuse, m.HeapAlloc, m.Sys, runtime.NumGoroutine())
+			fmt.Fprintf(w, "go_memstats_heap_inuse_bytes %d\ngo_memstats_heap_alloc_bytes %d\ngo_memstats_sys_bytes %d\ngo_gc_duration_seconds_count %d\ngo_goroutines %d\n",
+				m.HeapInuse, m.HeapAlloc, m.Sys, m.NumGC, runtime.NumGoroutine())
 		})
 		as := &http.Server{Addr: *admin, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 		go func() {

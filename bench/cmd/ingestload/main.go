@@ -26,6 +26,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -69,11 +70,11 @@ func main() {
 	prefix := flag.String("prefix", "/__replay", "replaygate endpoint prefix")
 	duration := flag.Duration("duration", 10*time.Second, "how long to send")
 	conns := flag.Int("conns", 32, "concurrent uploads (one connection each)")
-	subjects := flag.Int("subjects", 0, "distinct consenting visitors (default: one per connection)")
+	subjects := flag.Int("subjects", 0, "distinct consenting visitors, each granting consent once (default: one per connection)")
 	size := flag.Int("size", 20<<10, "segment size in bytes, of the JSON (default) or of the gzip body (--size-of gzip)")
 	sizeOf := flag.String("size-of", "json", "what --size measures: json or gzip")
 	variants := flag.Int("variants", 64, "distinct segment bodies to cycle through")
-	perReplay := flag.Int("segments-per-replay", 200, "segments before a worker starts a new replay id")
+	perReplay := flag.Int("segments-per-replay", 10, "segments per replay; each new replay belongs to the next subject in turn")
 	admin := flag.String("admin", "", "admin base URL; when set, wait for the accepted segments to appear in GET /api/replays")
 	adminToken := flag.String("admin-token", os.Getenv("REPLAYGATE_ADMIN_TOKEN"), "admin bearer token (env REPLAYGATE_ADMIN_TOKEN)")
 	drain := flag.Duration("drain", 60*time.Second, "how long to wait for stored segments with --admin")
@@ -95,7 +96,7 @@ func run(o options) (Result, error) {
 		o.subjects = o.conns
 	}
 	if o.perReplay < 1 {
-		o.perReplay = 200
+		o.perReplay = 10
 	}
 	base, err := url.Parse(strings.TrimSuffix(o.target, "/"))
 	if err != nil || base.Host == "" {
@@ -110,12 +111,11 @@ func run(o options) (Result, error) {
 		DialContext: (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
 	}}
 	origin := base.Scheme + "://" + base.Host
-	cookies := make([]string, o.subjects)
-	for i := range cookies {
-		if cookies[i], err = consent(client, origin+o.prefix+"/consent", origin); err != nil {
-			return Result{}, fmt.Errorf("consent %d: %w", i, err)
-		}
+	cookies, err := consentAll(client, origin+o.prefix+"/consent", origin, o.subjects, o.conns)
+	if err != nil {
+		return Result{}, err
 	}
+	var nextSubject atomic.Int64
 
 	res := Result{Target: o.target, Conns: o.conns, Subjects: o.subjects, Statuses: map[string]int{}}
 	for _, b := range bodies {
@@ -139,6 +139,7 @@ func run(o options) (Result, error) {
 		wg.Go(func() {
 			var (
 				replay   string
+				cookie   string
 				seq      int
 				lat      []time.Duration
 				status   = map[string]int{}
@@ -149,12 +150,13 @@ func run(o options) (Result, error) {
 			for i := 0; ctx.Err() == nil; i++ {
 				if i%o.perReplay == 0 {
 					replay, seq = newReplayID(), 0
+					cookie = cookies[int(nextSubject.Add(1)-1)%len(cookies)]
 				}
 				b := bodies[(w*7+i)%len(bodies)]
 				u := fmt.Sprintf("%s%s/ingest?replay=%s&seq=%d", origin, o.prefix, replay, seq)
 				seq++
 				t0 := time.Now()
-				code, err := post(ctx, client, u, origin, cookies[w%len(cookies)], b.gz)
+				code, err := post(ctx, client, u, origin, cookie, b.gz)
 				d := time.Since(t0)
 				if ctx.Err() != nil && err != nil {
 					break // the run ended mid-request; not the server's fault
@@ -248,33 +250,79 @@ func makeBodies(n, size int, sizeOf string) ([]body, error) {
 	return out, firstErr
 }
 
+// consentAll obtains n consent cookies with up to par requests at once.
+func consentAll(c *http.Client, endpoint, origin string, n, par int) ([]string, error) {
+	cookies := make([]string, n)
+	errs := make([]error, n)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range max(1, min(par, n)) {
+		wg.Go(func() {
+			for i := int(next.Add(1) - 1); i < n; i = int(next.Add(1) - 1) {
+				cookies[i], errs[i] = consent(c, endpoint, origin)
+				if errs[i] != nil {
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			return nil, fmt.Errorf("consent %d: %w", i, err)
+		}
+	}
+	return cookies, nil
+}
+
 // consent grants consent as a visitor's page would and returns the Cookie
-// header value carrying every cookie set.
+// header value carrying every cookie set. Decisions are rate limited by the
+// server, so a 429 is waited out (Retry-After, else one second) for up to
+// two minutes.
 func consent(c *http.Client, endpoint, origin string) (string, error) {
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		cookie, retry, err := consentOnce(c, endpoint, origin)
+		if retry == 0 || time.Now().Add(retry).After(deadline) {
+			return cookie, err
+		}
+		time.Sleep(retry)
+	}
+}
+
+// consentOnce posts one grant; retry is positive when the server asked to
+// come back later.
+func consentOnce(c *http.Client, endpoint, origin string) (cookie string, retry time.Duration, err error) {
 	req, err := http.NewRequest(http.MethodPost, endpoint, strings.NewReader(`{"decision":"granted","language":"en"}`))
 	if err != nil {
-		return "", err
+		return "", 0, err
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Origin", origin)
 	req.Header.Set("Sec-Fetch-Site", "same-origin")
 	resp, err := c.Do(req)
 	if err != nil {
-		return "", err
+		return "", 0, err
 	}
 	defer resp.Body.Close()
 	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+	if resp.StatusCode == http.StatusTooManyRequests {
+		retry = time.Second
+		if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && s > 0 {
+			retry = time.Duration(s) * time.Second
+		}
+	}
 	if resp.StatusCode/100 != 2 {
-		return "", fmt.Errorf("POST %s: status %d %s", endpoint, resp.StatusCode, bytes.TrimSpace(msg))
+		return "", retry, fmt.Errorf("POST %s: status %d %s", endpoint, resp.StatusCode, bytes.TrimSpace(msg))
 	}
 	var parts []string
 	for _, ck := range resp.Cookies() {
 		parts = append(parts, ck.Name+"="+ck.Value)
 	}
 	if len(parts) == 0 {
-		return "", fmt.Errorf("POST %s: no Set-Cookie in the answer", endpoint)
+		return "", 0, fmt.Errorf("POST %s: no Set-Cookie in the answer", endpoint)
 	}
-	return strings.Join(parts, "; "), nil
+	return strings.Join(parts, "; "), 0, nil
 }
 
 func post(ctx context.Context, c *http.Client, u, origin, cookie string, gz []byte) (int, error) {

@@ -42,16 +42,17 @@ var gateTag = regexp.MustCompile(`<script[^>]*src="[^"]*/gate[^"/]*\.js"[^>]*>\s
 func main() {
 	url := flag.String("url", "", "URL to fetch")
 	original := flag.String("original", "", "URL of the original body (fetched with identity encoding)")
-	accept := flag.String("accept-encoding", "gzip", "Accept-Encoding request header")
+	acceptEnc := flag.String("accept-encoding", "gzip", "Accept-Encoding request header")
+	accept := flag.String("accept", "text/html,application/xhtml+xml,*/*;q=0.8", "Accept request header")
 	flag.Parse()
-	res := probe(*url, *original, *accept)
+	res := probe(*url, *original, *accept, *acceptEnc)
 	json.NewEncoder(os.Stdout).Encode(res)
 }
 
-func probe(url, original, accept string) Result {
+func probe(url, original, accept, acceptEnc string) Result {
 	client := &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{DisableCompression: true, Proxy: nil}}
 	var res Result
-	wire, hdr, status, err := fetch(client, url, accept)
+	wire, hdr, status, err := fetch(client, url, accept, acceptEnc)
 	if err != nil {
 		res.Error = err.Error()
 		return res
@@ -67,7 +68,7 @@ func probe(url, original, accept string) Result {
 	if original == "" {
 		return res
 	}
-	orig, _, _, err := fetch(client, original, "identity")
+	orig, _, _, err := fetch(client, original, accept, "identity")
 	if err != nil {
 		res.Error = "original: " + err.Error()
 		return res
@@ -83,13 +84,13 @@ func probe(url, original, accept string) Result {
 	return res
 }
 
-func fetch(c *http.Client, url, accept string) ([]byte, http.Header, int, error) {
+func fetch(c *http.Client, url, accept, acceptEnc string) ([]byte, http.Header, int, error) {
 	req, err := http.NewRequest(http.MethodGet, url, nil)
 	if err != nil {
 		return nil, nil, 0, err
 	}
-	req.Header.Set("Accept-Encoding", accept)
-	req.Header.Set("Accept", "text/html,application/xhtml+xml,*/*;q=0.8")
+	req.Header.Set("Accept-Encoding", acceptEnc)
+	req.Header.Set("Accept", accept)
 	resp, err := c.Do(req)
 	if err != nil {
 		return nil, nil, 0, err

@@ -45,7 +45,7 @@ func TestProbe(t *testing.T) {
 	}
 	for _, tt := range tests {
 		for _, ae := range []string{"identity", "gzip"} {
-			r := probe(srv.URL+tt.path, srv.URL+"/orig", ae)
+			r := probe(srv.URL+tt.path, srv.URL+"/orig", "text/html", ae)
 			if r.Error != "" || r.TagCount != tt.tags || r.Intact != tt.intact {
 				t.Errorf("%s %s: %+v, want %d tags, intact %v", tt.path, ae, r, tt.tags, tt.intact)
 			}

@@ -99,7 +99,9 @@ type Inflight struct {
 		RSSBefore     int64   `json:"rss_before"`
 		RSSDuring     int64   `json:"rss_during"`
 		HeapPerRespKB float64 `json:"heap_per_response_kb"`
+		AllocPerResp  float64 `json:"alloc_per_response_kb"`
 		RSSPerRespKB  float64 `json:"rss_per_response_kb"`
+		GCSettled     bool    `json:"gc_settled"`
 		PerResponseKB float64 `json:"per_response_kb"`
 		Statuses      string  `json:"statuses"`
 	} `json:"result"`
@@ -296,15 +298,17 @@ func render(w io.Writer, in input) {
 
 	if len(in.inflight) > 0 {
 		fmt.Fprint(w, "## Memory per in-flight 10 MB HTML response (K stalled slow readers, fresh process)\n\n")
-		fmt.Fprintln(w, "| peer | Accept-Encoding | K held | out enc | basis | heap in use before → during (MiB) | VmRSS before → during (MiB) | heap KB/resp | RSS KB/resp | statuses |")
-		fmt.Fprintln(w, "|---|---|---:|---|---|---:|---:|---:|---:|---|")
+		fmt.Fprintln(w, "| peer | Accept-Encoding | K held | out enc | after a GC | heap in use before → during (MiB) | VmRSS before → during (MiB) | heap in use KB/resp | heap alloc KB/resp | RSS KB/resp | statuses |")
+		fmt.Fprintln(w, "|---|---|---:|---|---|---:|---:|---:|---:|---:|---|")
 		for _, f := range in.inflight {
 			r := f.Result
-			fmt.Fprintf(w, "| %s | `%s` | %d/%d | %s | %s | %s | %s | %s | %s | %s |\n",
-				f.Peer, f.Accept, r.Held, r.K, orDash(r.Encoding, "identity"), r.Basis,
+			heap := r.Basis == "heap_inuse"
+			fmt.Fprintf(w, "| %s | `%s` | %d/%d | %s | %s | %s | %s | %s | %s | %s | %s |\n",
+				f.Peer, f.Accept, r.Held, r.K, orDash(r.Encoding, "identity"), yesNo(r.GCSettled),
 				mibPair(r.HeapBefore, r.HeapDuring), mibPair(r.RSSBefore, r.RSSDuring),
-				kb(r.HeapPerRespKB, r.Basis == "heap_inuse"), kb(r.RSSPerRespKB, r.RSSBefore > 0), r.Statuses)
+				kb(r.HeapPerRespKB, heap), kb(r.AllocPerResp, heap), kb(r.RSSPerRespKB, r.RSSBefore > 0), r.Statuses)
 		}
+		fmt.Fprintln(w, "\nBefore each reading the probe drives small requests through the proxy until the process completes a garbage collection (`after a GC`), so the heap figures compare live memory; `heap in use` (go_memstats_heap_inuse_bytes, the target's measure) counts whole spans, `heap alloc` the objects. A fresh process is used, so one-time allocations (pools, tables) are charged to the K responses.")
 		fmt.Fprintln(w)
 	}
 
@@ -330,8 +334,12 @@ func verdicts(in input, index map[[2]string]Run, scenarios []string) []verdict {
 		if ok1 && !rg.HTML && ok3 && rg.Wrk != nil && bare.Wrk != nil {
 			ratio := rg.Wrk.RPS / bare.Wrk.RPS
 			res := pass(ratio >= 0.9)
-			if rg.Probe != nil && !(rg.Probe.TagCount == 0 && rg.Probe.Intact) {
+			switch {
+			case rg.Probe != nil && !(rg.Probe.TagCount == 0 && rg.Probe.Intact):
 				res = "not met: asset was modified"
+			case rg.Probe != nil && bare.Probe != nil && (rg.Probe.Encoding != bare.Probe.Encoding || rg.Probe.WireBytes != bare.Probe.WireBytes):
+				res = fmt.Sprintf("not met: not passed through (%s, %d bytes; bare: %s, %d bytes)",
+					orDash(rg.Probe.Encoding, "identity"), rg.Probe.WireBytes, orDash(bare.Probe.Encoding, "identity"), bare.Probe.WireBytes)
 			}
 			out = append(out, verdict{"passthrough ≥ 0.9× bare proxy", sc,
 				fmt.Sprintf("%.0f vs %.0f req/s = %.2f×", rg.Wrk.RPS, bare.Wrk.RPS, ratio), res})
@@ -391,6 +399,13 @@ func injectionVerdict(sc string, rg, sub Run) verdict {
 		v.result = "not met: output larger than ±5%"
 	}
 	return v
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
 }
 
 func pass(ok bool) string {

@@ -40,6 +40,27 @@ func TestInjectionVerdict(t *testing.T) {
 	}
 }
 
+func TestPassthroughVerdict(t *testing.T) {
+	asset := func(peer string, rps float64, enc string, size int) Run {
+		return Run{Scenario: "asset-100k", Peer: peer, Wrk: &Wrk{Requests: 100, RPS: rps}, Probe: &Probe{Status: 200, Intact: true, Encoding: enc, WireBytes: size}}
+	}
+	tests := []struct {
+		rg   Run
+		want string
+	}{
+		{asset("replaygate", 95, "br", 100), "**met**"},
+		{asset("replaygate", 85, "br", 100), "**not met**"},
+		{asset("replaygate", 120, "", 300), "not met: not passed through (identity, 300 bytes; bare: br, 100 bytes)"},
+	}
+	for _, tt := range tests {
+		index := map[[2]string]Run{{"asset-100k", "bare"}: asset("bare", 100, "br", 100), {"asset-100k", "replaygate"}: tt.rg}
+		v := verdicts(input{}, index, []string{"asset-100k"})
+		if len(v) != 1 || v[0].result != tt.want {
+			t.Errorf("%+v: %+v, want %q", tt.rg.Probe, v, tt.want)
+		}
+	}
+}
+
 func TestRenderFromFiles(t *testing.T) {
 	dir := t.TempDir()
 	write := func(name, s string) {

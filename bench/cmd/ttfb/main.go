@@ -89,7 +89,7 @@ func once(c *http.Client, url, accept string) (sample, int64, string, int, error
 	}
 	req = req.WithContext(httptrace.WithClientTrace(req.Context(), trace))
 	req.Header.Set("Accept-Encoding", accept)
-	req.Header.Set("Accept", "text/html,application/xhtml+xml,*/*;q=0.8")
+	req.Header.Set("Accept", "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8")
 	start = time.Now()
 	resp, err := c.Do(req)
 	if err != nil {
