@@ -4,7 +4,7 @@ WEB     := inject/web
 VIEWER  := viewer/web
 BIN     := bin/replaygate
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-FUZZTIME ?= 4s
+FUZZTIME ?= 10000x
 
 .PHONY: all build web demo test test-go test-web fuzz bench deps-browser deps-bench docker clean
 
