@@ -53,7 +53,6 @@ func (a *App) provisionPipeline() (http.Handler, error) {
 	if p.store, err = store.Open(cfg.Store, cfg.DataDir, a.logger("store"), p.reg); err != nil {
 		return nil, err
 	}
-	a.closers = append(a.closers, func() error { return closeIfCloser(p.store) })
 
 	inj := cfg.Inject
 	inj.Prefix = cfg.Prefix
@@ -144,11 +143,4 @@ func (a *App) adminHandler() (http.Handler, error) {
 		Ready:    a.ready,
 		Viewer:   v,
 	}, a.logger("admin"))
-}
-
-func closeIfCloser(v any) error {
-	if c, ok := v.(interface{ Close() error }); ok {
-		return c.Close()
-	}
-	return nil
 }

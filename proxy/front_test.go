@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/tls"
 	"io"
 	"net"
 	"net/http"
@@ -563,7 +562,6 @@ func TestGracefulShutdownDrains(t *testing.T) {
 	}
 }
 
-var _ = tls.VersionTLS12
 
 // holdRewriter takes every response and makes its body wait for release,
 // like an injector still searching for its insertion point.
