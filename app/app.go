@@ -38,6 +38,8 @@ type App struct {
 	adminH  http.Handler
 }
 
+// logger tags the log of a component that does not tag its own (ingest,
+// inject, consent and spool do).
 func (a *App) logger(component string) zerolog.Logger {
 	return a.log.With().Str("component", component).Logger()
 }

@@ -57,7 +57,7 @@ func (a *App) provisionPipeline() (http.Handler, error) {
 	inj := cfg.Inject
 	inj.Prefix = cfg.Prefix
 	if inj.Enabled {
-		if p.rewriter, err = inject.New(inj, inject.DefaultMarkup(cfg.Prefix), a.logger("inject")); err != nil {
+		if p.rewriter, err = inject.New(inj, inject.DefaultMarkup(cfg.Prefix), a.log); err != nil {
 			return nil, err
 		}
 	}
@@ -71,7 +71,7 @@ func (a *App) provisionPipeline() (http.Handler, error) {
 		ClientIP:   trust.ClientIP,
 		NoticeHash: cfg.Web.Banner.NoticeHash,
 		Eraser:     p.store,
-	}, a.logger("consent"), p.reg); err != nil {
+	}, a.log, p.reg); err != nil {
 		return nil, err
 	}
 	a.closers = append(a.closers, p.consent.Close)
@@ -91,12 +91,12 @@ func (a *App) provisionPipeline() (http.Handler, error) {
 	for i, f := range fwds {
 		fwds[i] = p.consent.DropWithdrawn(f)
 	}
-	if p.spool, err = spool.Open(cfg.Spool, cfg.DataDir, fwds, a.logger("spool"), p.reg); err != nil {
+	if p.spool, err = spool.Open(cfg.Spool, cfg.DataDir, fwds, a.log, p.reg); err != nil {
 		return nil, err
 	}
 	a.closers = append(a.closers, p.spool.Close)
 
-	ing, err := ingest.New(cfg.Ingest, ingest.Deps{Consent: p.consent, Scrubber: p.scanner, Spool: p.spool}, a.logger("ingest"), p.reg)
+	ing, err := ingest.New(cfg.Ingest, ingest.Deps{Consent: p.consent, Scrubber: p.scanner, Spool: p.spool}, a.log, p.reg)
 	if err != nil {
 		return nil, err
 	}
