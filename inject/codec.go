@@ -113,10 +113,15 @@ func (c *codecs) getScratch() *[]byte {
 
 func (c *codecs) putScratch(b *[]byte) { c.scratch.Put(b) }
 
+// smallBody is the largest declared page that is re-encoded with a pooled
+// private compressor even in low-memory mode.
+const smallBody = 128 << 10
+
 // getEncoder returns a compressor for e writing to w. raw selects raw
-// deflate instead of zlib for encDeflate.
-func (c *codecs) getEncoder(e encoding, raw bool, w io.Writer) encoder {
-	if c.lowMemory && (e == encGzip || e == encDeflate) {
+// deflate instead of zlib for encDeflate; small (a page of at most
+// smallBody bytes) skips the low-memory encoder.
+func (c *codecs) getEncoder(e encoding, raw, small bool, w io.Writer) encoder {
+	if c.lowMemory && !small && (e == encGzip || e == encDeflate) {
 		shared := c.sharedGzip
 		if e == encDeflate {
 			shared = c.sharedDeflate

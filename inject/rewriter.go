@@ -107,6 +107,10 @@ func (r *Rewriter) Rewrite(resp *http.Response) bool {
 	}
 	edit.apply(h)
 
+	// A small page is compressed with a pooled private compressor: faster
+	// than the low-memory one, and its output fits in the socket buffers,
+	// so the compressor is back in the pool at once even for slow readers.
+	small := inEnc == encIdentity && resp.ContentLength >= 0 && resp.ContentLength <= smallBody
 	h.Del("Content-Length")
 	resp.ContentLength = -1
 	if et := h.Get("Etag"); et != "" && !strings.HasPrefix(et, "W/") {
@@ -123,6 +127,7 @@ func (r *Rewriter) Rewrite(resp *http.Response) bool {
 	}
 	resp.Uncompressed = false
 	resp.Body = newStream(r.codecs, resp.Body, inEnc, outEnc, mt == "application/xhtml+xml", r.markup(edit.nonce), r.cfg.MaxHeadBytes)
+	resp.Body.(*stream).small = small
 	return true
 }
 

@@ -348,7 +348,7 @@ func TestRewriteStreams(t *testing.T) {
 				var enc encoder
 				var dst io.Writer = w
 				if e != encIdentity {
-					enc = c.getEncoder(e, false, w)
+					enc = c.getEncoder(e, false, false, w)
 					dst = enc
 				}
 				flush := func() {
@@ -596,3 +596,50 @@ type closeRecorder struct {
 }
 
 func (c *closeRecorder) Close() error { c.closed = true; return nil }
+
+// TestSmallPagesUsePrivateCompressor: a page whose declared identity length
+// is at most smallBody is re-encoded by a pooled private compressor (half
+// the CPU of the low-memory one, BENCH_NOTES.md); large or unknown-length
+// pages keep the low-memory encoder. The output is a valid gzip stream of
+// the page with the markup either way.
+func TestSmallPagesUsePrivateCompressor(t *testing.T) {
+	rw := newTestRewriter(t, nil)
+	page := []byte("<!doctype html><html><head><title>t</title></head><body>" + strings.Repeat("<p>hello</p>", 100) + "</body></html>")
+	tests := []struct {
+		name      string
+		length    int64
+		wantSmall bool
+	}{
+		{"small declared", int64(len(page)), true},
+		{"large declared", smallBody + 1, false},
+		{"unknown length", -1, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req := httptest.NewRequest("GET", "http://shop.test/", nil)
+			req.Header.Set("Accept", "text/html")
+			req.Header.Set("Accept-Encoding", "gzip")
+			rw.PrepareRequest(req)
+			resp := &http.Response{
+				StatusCode: 200, Request: req, ContentLength: tt.length,
+				Header: http.Header{"Content-Type": {"text/html; charset=utf-8"}},
+				Body:   io.NopCloser(bytes.NewReader(page)),
+			}
+			if !rw.Rewrite(resp) {
+				t.Fatal("not rewritten")
+			}
+			st, ok := resp.Body.(*stream)
+			if !ok || st.small != tt.wantSmall {
+				t.Fatalf("small = %v, want %v", ok && st.small, tt.wantSmall)
+			}
+			zr, err := gzip.NewReader(resp.Body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, err := io.ReadAll(zr)
+			if err != nil || !bytes.Contains(out, []byte("gate.js")) || !bytes.HasSuffix(out, []byte("</body></html>")) {
+				t.Fatalf("output %d bytes, err %v", len(out), err)
+			}
+		})
+	}
+}

@@ -61,6 +61,7 @@ type stream struct {
 	sc     scanner
 	markup []byte
 	limit  int64 // MaxHeadBytes
+	small  bool  // declared identity body of at most smallBody bytes
 
 	scratch *[]byte
 	hold    int // scratch[:hold] are decoded bytes not yet emitted
@@ -144,7 +145,7 @@ func (s *stream) start() error {
 	}
 	if s.outEnc != encIdentity {
 		// Raw deflate in, raw deflate out: the client evidently copes.
-		s.enc = s.c.getEncoder(s.outEnc, s.dec.raw, &s.out)
+		s.enc = s.c.getEncoder(s.outEnc, s.dec.raw, s.small, &s.out)
 	}
 	return nil
 }
