@@ -11,6 +11,7 @@ import (
 	"net/http/httptrace"
 	"net/textproto"
 	"net/url"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -562,7 +563,6 @@ func TestGracefulShutdownDrains(t *testing.T) {
 	}
 }
 
-
 // holdRewriter takes every response and makes its body wait for release,
 // like an injector still searching for its insertion point.
 type holdRewriter struct{ release chan struct{} }
@@ -612,5 +612,35 @@ func TestRewrittenHeadersLeaveAtOnce(t *testing.T) {
 	resp.Body.Close()
 	if string(b) != "<html><head></head></html>" {
 		t.Fatalf("body %q", b)
+	}
+}
+
+// discardWriter is a ResponseWriter that drops the body.
+type discardWriter struct{ h http.Header }
+
+func (d discardWriter) Header() http.Header         { return d.h }
+func (d discardWriter) Write(p []byte) (int, error) { return len(p), nil }
+func (d discardWriter) WriteHeader(int)             {}
+
+// TestCopyUsesPooledBuffer: the engine relays bodies with io.Copy into our
+// writer; that must not allocate a fresh 32 KiB buffer per response.
+func TestCopyUsesPooledBuffer(t *testing.T) {
+	body := strings.Repeat("x", 200<<10)
+	rw := &responseWriter{ResponseWriter: discardWriter{http.Header{"Content-Length": {"204800"}}}}
+	src := strings.NewReader(body)
+	io.Copy(rw, struct{ io.Reader }{src}) // warm the pool
+	const n = 50
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for range n {
+		src.Reset(body)
+		// Hide strings.Reader's WriterTo, as a response body has none.
+		if c, err := io.Copy(rw, struct{ io.Reader }{src}); err != nil || c != int64(len(body)) {
+			t.Fatalf("copied %d, %v", c, err)
+		}
+	}
+	runtime.ReadMemStats(&after)
+	if per := (after.TotalAlloc - before.TotalAlloc) / n; per >= 16<<10 {
+		t.Errorf("io.Copy through the writer allocates %d bytes per body", per)
 	}
 }

@@ -3,10 +3,15 @@ package proxy
 import (
 	"bufio"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"sync"
 )
+
+// copyBuffers serve ReadFrom: the engine copies every body with io.Copy,
+// which would otherwise allocate 32 KiB per response.
+var copyBuffers = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
 
 // responseWriter records status and size for the access log, flushes after
 // every write when the response streams (no Content-Length, as
@@ -51,6 +56,16 @@ func (w *responseWriter) Write(p []byte) (int, error) {
 	}
 	return n, err
 }
+
+// ReadFrom copies src to the client through a pooled buffer.
+func (w *responseWriter) ReadFrom(src io.Reader) (int64, error) {
+	bp := copyBuffers.Get().(*[]byte)
+	defer copyBuffers.Put(bp)
+	return io.CopyBuffer(writerOnly{w}, src, *bp)
+}
+
+// writerOnly hides ReadFrom so that io.CopyBuffer uses the buffer given.
+type writerOnly struct{ io.Writer }
 
 // Flush sends buffered data to the client.
 func (w *responseWriter) Flush() {
