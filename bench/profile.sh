@@ -20,6 +20,7 @@ DURATION=${DURATION:-10}
 CONNS=${CONNS:-32}
 RG_CONFIG=${RG_CONFIG:-}
 TOP=${TOP:-30}
+SIZE_OF=${SIZE_OF:-json} # ingest: what the 20 KB segment size measures (json or gzip)
 command -v perf >/dev/null || die "perf is missing (Debian: linux-perf)"
 
 case $SCENARIO in
@@ -64,7 +65,7 @@ if [[ $SCENARIO == ingest ]]; then
 	# 500 is the default consent burst, so the cookies come at once).
 	log "$DURATION s of ingestload -conns $CONNS on http://127.0.0.1:$port under perf"
 	spawn "$WORK/wrk.out" "$WORK/ingestload" --target "http://127.0.0.1:$port" --duration "$((DURATION + 3))s" \
-		--conns "$CONNS" --subjects 500
+		--conns "$CONNS" --subjects 500 --size-of "$SIZE_OF"
 	WRK=$SPAWNED_PID
 	sleep 2 # consent cookies first
 else

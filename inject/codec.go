@@ -78,6 +78,7 @@ type codecs struct {
 	gzipR, zlibR, flateR, brotliR sync.Pool
 	bufR                          sync.Pool // *bufio.Reader for gzip/deflate input
 	scratch                       sync.Pool // *[]byte of scratchSize
+	whole                         sync.Pool // *bytes.Buffer for rewriteWhole
 }
 
 // scratchSize is the decoded chunk size: large enough that one flush per

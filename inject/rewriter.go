@@ -107,10 +107,10 @@ func (r *Rewriter) Rewrite(resp *http.Response) bool {
 	}
 	edit.apply(h)
 
-	// A small page is compressed with a pooled private compressor: faster
-	// than the low-memory one, and its output fits in the socket buffers,
-	// so the compressor is back in the pool at once even for slow readers.
+	// A small uncompressed page of known length is rewritten whole, with a
+	// pooled private compressor, and keeps a Content-Length (rewriteWhole).
 	small := inEnc == encIdentity && resp.ContentLength >= 0 && resp.ContentLength <= smallBody
+	declared := resp.ContentLength
 	h.Del("Content-Length")
 	resp.ContentLength = -1
 	if et := h.Get("Etag"); et != "" && !strings.HasPrefix(et, "W/") {
@@ -126,10 +126,37 @@ func (r *Rewriter) Rewrite(resp *http.Response) bool {
 		addVary(h, "Accept-Encoding")
 	}
 	resp.Uncompressed = false
-	resp.Body = newStream(r.codecs, resp.Body, inEnc, outEnc, mt == "application/xhtml+xml", r.markup(edit.nonce), r.cfg.MaxHeadBytes)
-	resp.Body.(*stream).small = small
+	xml := mt == "application/xhtml+xml"
+	if small {
+		r.rewriteWhole(resp, declared, outEnc, xml, r.markup(edit.nonce))
+		return true
+	}
+	resp.Body = newStream(r.codecs, resp.Body, inEnc, outEnc, xml, r.markup(edit.nonce), r.cfg.MaxHeadBytes)
 	return true
 }
+
+// rewriteWhole replaces the body of a small page by its rewritten bytes
+// and declares their length. If the upstream body fails, the response
+// body fails the same way, so the client sees an aborted response, never
+// a truncated page that looks complete.
+func (r *Rewriter) rewriteWhole(resp *http.Response, declared int64, outEnc encoding, xml bool, markup []byte) {
+	body, err := r.codecs.rewriteWhole(resp.Body, declared, outEnc, xml, markup, r.cfg.MaxHeadBytes)
+	_ = resp.Body.Close() // read to the end (or failed): the connection can be reused
+	if err != nil {
+		r.log.Debug().Err(err).Msg("upstream body failed")
+		resp.Body = failedBody{err}
+		return
+	}
+	resp.Body = body
+	resp.ContentLength = int64(body.rd.Len())
+	resp.Header.Set("Content-Length", strconv.FormatInt(resp.ContentLength, 10))
+}
+
+// failedBody reports an upstream read error on the first Read.
+type failedBody struct{ err error }
+
+func (b failedBody) Read([]byte) (int, error) { return 0, b.err }
+func (b failedBody) Close() error             { return nil }
 
 // ineligible returns why resp must not be rewritten, or "".
 func (r *Rewriter) ineligible(resp *http.Response) string {

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	"github.com/klauspost/compress/gzip"
@@ -204,8 +205,10 @@ func TestRewriteEncodings(t *testing.T) {
 					t.Fatal("raw deflate became zlib")
 				}
 				h := resp.Header
-				if h.Get("Content-Length") != "" || resp.ContentLength != -1 {
-					t.Errorf("Content-Length kept: %q %d", h.Get("Content-Length"), resp.ContentLength)
+				// Dropped for a stream, recomputed for a page rewritten whole.
+				if cl := h.Get("Content-Length"); (cl != "" || resp.ContentLength != -1) &&
+					(cl != strconv.Itoa(len(out)) || resp.ContentLength != int64(len(out))) {
+					t.Errorf("Content-Length %q (field %d) for %d bytes", cl, resp.ContentLength, len(out))
 				}
 				if h.Get("Etag") != `W/"v1"` {
 					t.Errorf("ETag = %q, want weak", h.Get("Etag"))
@@ -597,18 +600,18 @@ type closeRecorder struct {
 
 func (c *closeRecorder) Close() error { c.closed = true; return nil }
 
-// TestSmallPagesUsePrivateCompressor: a page whose declared identity length
-// is at most smallBody is re-encoded by a pooled private compressor (half
-// the CPU of the low-memory one, BENCH_NOTES.md); large or unknown-length
-// pages keep the low-memory encoder. The output is a valid gzip stream of
-// the page with the markup either way.
-func TestSmallPagesUsePrivateCompressor(t *testing.T) {
+// TestSmallPagesAreRewrittenWhole: a page whose declared identity length
+// is at most smallBody is read whole, re-encoded by a pooled private
+// compressor and sent with a Content-Length (BENCH_NOTES.md); large or
+// unknown-length pages stream through the low-memory encoder. The output
+// is a valid gzip stream of the page with the markup either way.
+func TestSmallPagesAreRewrittenWhole(t *testing.T) {
 	rw := newTestRewriter(t, nil)
 	page := []byte("<!doctype html><html><head><title>t</title></head><body>" + strings.Repeat("<p>hello</p>", 100) + "</body></html>")
 	tests := []struct {
 		name      string
 		length    int64
-		wantSmall bool
+		wantWhole bool
 	}{
 		{"small declared", int64(len(page)), true},
 		{"large declared", smallBody + 1, false},
@@ -628,17 +631,68 @@ func TestSmallPagesUsePrivateCompressor(t *testing.T) {
 			if !rw.Rewrite(resp) {
 				t.Fatal("not rewritten")
 			}
-			st, ok := resp.Body.(*stream)
-			if !ok || st.small != tt.wantSmall {
-				t.Fatalf("small = %v, want %v", ok && st.small, tt.wantSmall)
+			_, whole := resp.Body.(*wholeBody)
+			if whole != tt.wantWhole {
+				t.Fatalf("whole = %v, want %v", whole, tt.wantWhole)
 			}
-			zr, err := gzip.NewReader(resp.Body)
+			wire, err := io.ReadAll(resp.Body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cl := resp.Header.Get("Content-Length"); whole && (cl != strconv.Itoa(len(wire)) || resp.ContentLength != int64(len(wire))) {
+				t.Fatalf("Content-Length %q (field %d) for %d bytes", cl, resp.ContentLength, len(wire))
+			} else if !whole && (cl != "" || resp.ContentLength != -1) {
+				t.Fatalf("streamed response declares Content-Length %q (field %d)", cl, resp.ContentLength)
+			}
+			zr, err := gzip.NewReader(bytes.NewReader(wire))
 			if err != nil {
 				t.Fatal(err)
 			}
 			out, err := io.ReadAll(zr)
 			if err != nil || !bytes.Contains(out, []byte("gate.js")) || !bytes.HasSuffix(out, []byte("</body></html>")) {
 				t.Fatalf("output %d bytes, err %v", len(out), err)
+			}
+			if err := resp.Body.Close(); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+// TestWholeBodyUpstreamFailures: when the upstream body of a small page
+// breaks off or runs past its declared length, the rewritten body fails
+// too, so the proxy aborts the response instead of sending a truncated
+// page that looks complete.
+func TestWholeBodyUpstreamFailures(t *testing.T) {
+	rw := newTestRewriter(t, nil)
+	page := "<!doctype html><html><head><title>t</title></head><body>" + strings.Repeat("<p>hello</p>", 50)
+	tests := []struct {
+		name     string
+		body     io.Reader
+		declared int64
+	}{
+		{"cut short", io.MultiReader(strings.NewReader(page[:100]), iotest.ErrReader(io.ErrUnexpectedEOF)), int64(len(page))},
+		{"longer than declared", strings.NewReader(page), int64(len(page) - 10)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req := httptest.NewRequest("GET", "http://shop.test/", nil)
+			req.Header.Set("Accept", "text/html")
+			req.Header.Set("Accept-Encoding", "gzip")
+			rw.PrepareRequest(req)
+			resp := &http.Response{
+				StatusCode: 200, Request: req, ContentLength: tt.declared,
+				Header: http.Header{"Content-Type": {"text/html"}},
+				Body:   io.NopCloser(tt.body),
+			}
+			if !rw.Rewrite(resp) {
+				t.Fatal("not rewritten")
+			}
+			if _, err := io.ReadAll(resp.Body); err == nil {
+				t.Fatal("reading the rewritten body succeeded")
+			}
+			if resp.Header.Get("Content-Length") != "" {
+				t.Fatal("a failed body declares a length")
 			}
 		})
 	}

@@ -61,7 +61,6 @@ type stream struct {
 	sc     scanner
 	markup []byte
 	limit  int64 // MaxHeadBytes
-	small  bool  // declared identity body of at most smallBody bytes
 
 	scratch *[]byte
 	hold    int // scratch[:hold] are decoded bytes not yet emitted
@@ -145,7 +144,7 @@ func (s *stream) start() error {
 	}
 	if s.outEnc != encIdentity {
 		// Raw deflate in, raw deflate out: the client evidently copes.
-		s.enc = s.c.getEncoder(s.outEnc, s.dec.raw, s.small, &s.out)
+		s.enc = s.c.getEncoder(s.outEnc, s.dec.raw, false, &s.out)
 	}
 	return nil
 }

@@ -22,7 +22,9 @@ type Rewriter interface {
 	// PrepareRequest may adjust the request sent upstream.
 	PrepareRequest(req *http.Request)
 	// Rewrite may replace resp.Body and adjust headers; it reports whether
-	// it did.
+	// it did. A body of known length keeps a Content-Length header with
+	// that length and goes out with it; a streamed body has none, and the
+	// response headers are then sent before the first body byte.
 	Rewrite(resp *http.Response) bool
 }
 
@@ -57,10 +59,16 @@ type ctxKey struct{}
 // requestState travels from the front handler to the engine's hooks.
 type requestState struct {
 	canHijack bool
-	// rewritten is set when the rewriter took the response: its first
+	// rewritten is set when the rewriter streams the response: its first
 	// body bytes wait for the rewriter (decode, search, re-encode), so the
 	// headers are sent at once instead of with them.
 	rewritten bool
+	// contentLength is the response's Content-Length, which the engine
+	// drops whenever the body is replaced; the writer puts it back.
+	contentLength string
+	// bodyErr is the error that broke off reading the upstream body; the
+	// response is then aborted, never ended as if it were complete.
+	bodyErr error
 }
 
 // New builds the front handler for upstream.
@@ -150,6 +158,13 @@ func (f *Front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		f.endpoints.ServeHTTP(rw, r)
 	default:
 		f.engine.ServeHTTP(rw, f.outgoing(rw, r))
+		if err := rw.state.bodyErr; err != nil {
+			// The engine ended the response normally; a chunked body would
+			// look complete to the client. Abort the connection instead.
+			rw.aborted = true
+			f.log.Debug().Err(err).Str("path", f.redact(r.URL.Path)).Msg("upstream body broke off: response aborted")
+			panic(http.ErrAbortHandler)
+		}
 	}
 }
 
@@ -233,10 +248,15 @@ func (f *Front) onResponse(resp *http.Response, ctx *goproxy.ProxyCtx) *http.Res
 		return resp
 	}
 	removeHopHeaders(resp.Header, false)
-	if f.rewriter != nil && f.rewriter.Rewrite(resp) {
-		if state, _ := ctx.Req.Context().Value(ctxKey{}).(*requestState); state != nil {
-			state.rewritten = true
+	state, _ := ctx.Req.Context().Value(ctxKey{}).(*requestState)
+	if f.rewriter != nil && f.rewriter.Rewrite(resp) && state != nil {
+		state.rewritten = resp.Header.Get("Content-Length") == "" // streamed, not rewritten whole
+	}
+	if state != nil && resp.Body != nil && resp.Body != http.NoBody {
+		if len(resp.Trailer) == 0 {
+			state.contentLength = resp.Header.Get("Content-Length")
 		}
+		resp.Body = &watchedBody{ReadCloser: resp.Body, state: state}
 	}
 	return resp
 }
@@ -278,13 +298,16 @@ func (f *Front) logAccess(r *http.Request, w *responseWriter, start time.Time) {
 	if status == 0 {
 		status = http.StatusOK
 	}
-	f.log.Info().
+	ev := f.log.Info().
 		Str("method", r.Method).
 		Str("path", f.redact(r.URL.Path)).
 		Int("status", status).
 		Int64("bytes", w.bytes).
-		Dur("duration", time.Since(start)).
-		Msg("request")
+		Dur("duration", time.Since(start))
+	if w.aborted {
+		ev = ev.Bool("aborted", true)
+	}
+	ev.Msg("request")
 }
 
 // writeError answers with a short JSON error.

@@ -644,3 +644,69 @@ func TestCopyUsesPooledBuffer(t *testing.T) {
 		t.Errorf("io.Copy through the writer allocates %d bytes per body", per)
 	}
 }
+
+// TestBrokenUpstreamBodyAborts: when the upstream connection breaks off in
+// the middle of a body, the visitor's response is aborted too, whether the
+// upstream declared a length or streamed chunks. Ending it normally would
+// hand the browser (and any cache) a truncated page that looks complete.
+func TestBrokenUpstreamBodyAborts(t *testing.T) {
+	tests := []struct {
+		name, head string
+		rewrite    bool
+	}{
+		{"declared length", "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 100\r\n\r\npartial", false},
+		{"chunked", "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n7\r\npartial\r\n", false},
+		{"chunked, rewritten", "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nTransfer-Encoding: chunked\r\n\r\n7\r\npartial\r\n", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			up, _ := rawUpstream(t, tt.head)
+			s := newStackTo(t, up, func(_ *Config, o *Options) {
+				if tt.rewrite {
+					o.Rewriter = holdRewriter{release: closedChan()}
+				}
+			})
+			// Either the headers never arrive (they were still buffered)
+			// or the body ends in an error; never a complete response.
+			resp, err := http.Get(s.srv.URL + "/")
+			if err == nil {
+				b, err := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if err == nil {
+					t.Fatalf("body %q read as complete", b)
+				}
+			}
+			if !strings.Contains(s.logs.String(), `"aborted":true`) {
+				t.Errorf("access log does not say the response was aborted: %s", s.logs.String())
+			}
+		})
+	}
+}
+
+func closedChan() chan struct{} {
+	c := make(chan struct{})
+	close(c)
+	return c
+}
+
+// TestContentLengthKept: a relayed body keeps the upstream's
+// Content-Length (the engine drops it whenever the body is wrapped), so
+// the response is not turned into a chunked one.
+func TestContentLengthKept(t *testing.T) {
+	s := newStack(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", "5")
+		io.WriteString(w, "hello")
+	}), nil)
+	for _, method := range []string{http.MethodGet, http.MethodHead} {
+		req, _ := http.NewRequest(method, s.srv.URL+"/", nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil || resp.ContentLength != 5 || len(resp.TransferEncoding) != 0 {
+			t.Fatalf("%s: Content-Length %d, Transfer-Encoding %v, body %q, %v", method, resp.ContentLength, resp.TransferEncoding, b, err)
+		}
+	}
+}

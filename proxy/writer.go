@@ -25,6 +25,8 @@ type responseWriter struct {
 	streaming bool
 	state     *requestState
 
+	aborted   bool // the response was aborted after an upstream body error
+
 	mu       sync.Mutex
 	hijacked net.Conn
 }
@@ -38,6 +40,9 @@ func (w *responseWriter) WriteHeader(code int) {
 		return
 	}
 	w.status = code
+	if w.state != nil && w.state.contentLength != "" && w.Header().Get("Content-Length") == "" {
+		w.Header().Set("Content-Length", w.state.contentLength)
+	}
 	w.streaming = w.Header().Get("Content-Length") == ""
 	w.ResponseWriter.WriteHeader(code)
 	if w.state != nil && w.state.rewritten {
@@ -66,6 +71,38 @@ func (w *responseWriter) ReadFrom(src io.Reader) (int64, error) {
 
 // writerOnly hides ReadFrom so that io.CopyBuffer uses the buffer given.
 type writerOnly struct{ io.Writer }
+
+// readerOnly hides WriteTo so that io.CopyBuffer reads through Read.
+type readerOnly struct{ io.Reader }
+
+// watchedBody is the upstream body as the engine copies it: it records a
+// read error (other than the end) so that Front can abort the response.
+type watchedBody struct {
+	io.ReadCloser
+	state *requestState
+}
+
+func (b *watchedBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err != nil && err != io.EOF && b.state.bodyErr == nil {
+		b.state.bodyErr = err
+	}
+	return n, err
+}
+
+// WriteTo copies the body to w through a pooled buffer, or hands w a body
+// already in memory (a page the rewriter rewrote whole) in one piece.
+func (b *watchedBody) WriteTo(w io.Writer) (int64, error) {
+	if wt, ok := b.ReadCloser.(io.WriterTo); ok {
+		return wt.WriteTo(w)
+	}
+	bp := copyBuffers.Get().(*[]byte)
+	defer copyBuffers.Put(bp)
+	if rw, ok := w.(*responseWriter); ok {
+		w = writerOnly{rw}
+	}
+	return io.CopyBuffer(w, readerOnly{b}, *bp)
+}
 
 // Flush sends buffered data to the client.
 func (w *responseWriter) Flush() {

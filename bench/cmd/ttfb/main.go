@@ -42,6 +42,7 @@ func main() {
 	n := flag.Int("n", 20, "measured requests")
 	warm := flag.Int("warmup", 2, "unmeasured requests first")
 	accept := flag.String("accept-encoding", "gzip", "Accept-Encoding request header")
+	pause := flag.Duration("pause", 0, "idle time between requests (0: back to back)")
 	flag.Parse()
 	if *url == "" || *n < 1 {
 		log.Fatal("ttfb: --url and --n >= 1 are required")
@@ -50,6 +51,9 @@ func main() {
 	res := Result{URL: *url, N: *n}
 	var samples []sample
 	for i := range *warm + *n {
+		if i > 0 {
+			time.Sleep(*pause)
+		}
 		s, bytes, enc, status, err := once(client, *url, *accept)
 		if err != nil {
 			log.Fatalf("ttfb: %s: %v", *url, err)
