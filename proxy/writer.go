@@ -25,7 +25,7 @@ type responseWriter struct {
 	streaming bool
 	state     *requestState
 
-	aborted   bool // the response was aborted after an upstream body error
+	aborted bool // the response was aborted after an upstream body error
 
 	mu       sync.Mutex
 	hijacked net.Conn
