@@ -697,3 +697,52 @@ func TestWholeBodyUpstreamFailures(t *testing.T) {
 		})
 	}
 }
+
+// TestTagLeavesFirst: once the insertion point is found in a compressed
+// stream, the first output the client gets decodes to exactly the page's
+// start and our tag, before the rest of that upstream read is encoded, so
+// the first byte (and the browser's fetch of the gate) waits for as little
+// compression work as possible.
+func TestTagLeavesFirst(t *testing.T) {
+	rw := newTestRewriter(t, nil)
+	start := "<!doctype html><html><head>"
+	page := start + "<title>t</title></head><body>" + strings.Repeat("<p>some text</p>", 2000) + "</body></html>"
+	req := httptest.NewRequest("GET", "http://shop.test/", nil)
+	req.Header.Set("Accept", "text/html")
+	req.Header.Set("Accept-Encoding", "gzip")
+	rw.PrepareRequest(req)
+	resp := &http.Response{
+		StatusCode: 200, Request: req, ContentLength: -1, // streamed, not rewritten whole
+		Header: http.Header{"Content-Type": {"text/html"}},
+		Body:   io.NopCloser(strings.NewReader(page)),
+	}
+	if !rw.Rewrite(resp) {
+		t.Fatal("not rewritten")
+	}
+	buf := make([]byte, 256<<10)
+	n, err := resp.Body.Read(buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(buf[:n]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(zr) // ends with ErrUnexpectedEOF: the stream goes on
+	want := start + string(DefaultMarkup("/__replay")(""))
+	if string(got) != want {
+		t.Fatalf("first output decodes to %q, want %q", got, want)
+	}
+	rest, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zr, err = gzip.NewReader(io.MultiReader(bytes.NewReader(buf[:n]), bytes.NewReader(rest)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	all, err := io.ReadAll(zr)
+	if err != nil || string(all) != want+page[len(start):] {
+		t.Fatalf("whole output wrong (%d bytes, %v)", len(all), err)
+	}
+}

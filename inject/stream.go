@@ -180,9 +180,21 @@ func (s *stream) searchStep() {
 			s.inserted, s.insertAt = true, at
 			s.emit(chunk[:k])
 			s.emit(s.markup)
+			s.phase = phCopy
+			if s.enc != nil && err == nil {
+				// Send the page's start and our tag at once (time to first
+				// byte, and the browser can fetch the gate early); the
+				// rest of the chunk is encoded with the next read.
+				s.hold = copy(buf, chunk[k:])
+				if s.tee != nil {
+					s.tee.on = false
+					s.tee.held = bytes.Buffer{}
+				}
+				_ = s.enc.Flush()
+				return
+			}
 			s.emit(chunk[k:])
 			s.hold = 0
-			s.phase = phCopy
 			if s.enc == nil && s.inEnc == encIdentity {
 				s.releaseScratch() // the rest is read straight into the caller's buffer
 			}
@@ -226,6 +238,14 @@ func (s *stream) searchStep() {
 
 func (s *stream) copyStep() {
 	buf := *s.scratch
+	if s.hold > 0 {
+		// The rest of the chunk the insertion point was found in: sent
+		// before reading on, which may wait for a progressive upstream.
+		_, _ = s.enc.Write(buf[:s.hold])
+		s.hold = 0
+		_ = s.enc.Flush()
+		return
+	}
 	n, err := s.in.Read(buf)
 	if n > 0 {
 		_, _ = s.enc.Write(buf[:n])

@@ -70,7 +70,10 @@ type Run struct {
 
 // TTFB is one line of ttfb.jsonl.
 type TTFB struct {
-	Peer   string `json:"peer"`
+	Peer string `json:"peer"`
+	// Mode is "primed" (each request right after a small page from the
+	// same peer) or "back-to-back"; empty in older results.
+	Mode   string `json:"mode"`
 	Result struct {
 		N         int     `json:"n"`
 		HeaderP50 float64 `json:"header_p50_ms"`
@@ -286,13 +289,14 @@ func render(w io.Writer, in input) {
 
 	if len(in.ttfb) > 0 {
 		fmt.Fprint(w, "## Time to first byte, 10 MB page, `Accept-Encoding: gzip` (sequential, keep-alive)\n\n")
-		fmt.Fprintln(w, "| peer | n | headers p50 / p90 ms | first body byte p50 / p90 ms | complete p50 / p90 ms | out enc | bytes |")
-		fmt.Fprintln(w, "|---|---:|---:|---:|---:|---|---:|")
+		fmt.Fprintln(w, "| mode | peer | n | headers p50 / p90 ms | first body byte p50 / p90 ms | complete p50 / p90 ms | out enc | bytes |")
+		fmt.Fprintln(w, "|---|---|---:|---:|---:|---:|---|---:|")
 		for _, t := range in.ttfb {
 			r := t.Result
-			fmt.Fprintf(w, "| %s | %d | %.2f / %.2f | %.2f / %.2f | %.1f / %.1f | %s | %d |\n",
-				t.Peer, r.N, r.HeaderP50, r.HeaderP90, r.BodyP50, r.BodyP90, r.TotalP50, r.TotalP90, orDash(r.Encoding, "identity"), r.Bytes)
+			fmt.Fprintf(w, "| %s | %s | %d | %.2f / %.2f | %.2f / %.2f | %.1f / %.1f | %s | %d |\n",
+				orDash(t.Mode, "back-to-back"), t.Peer, r.N, r.HeaderP50, r.HeaderP90, r.BodyP50, r.BodyP90, r.TotalP50, r.TotalP90, orDash(r.Encoding, "identity"), r.Bytes)
 		}
+		fmt.Fprintln(w, "\n`primed`: each measured request comes right after a 20 KB page from the same peer, so every peer starts warm. `back-to-back`: each comes right after the previous 10 MB response; a peer whose response kept one core busy for tens of milliseconds then also pays the idle vCPUs' wake-up (the upstream alone answers in about 0.2 ms hot and 1.3–1.9 ms after 50 ms idle on this machine).")
 		fmt.Fprintln(w)
 	}
 
@@ -345,20 +349,25 @@ func verdicts(in input, index map[[2]string]Run, scenarios []string) []verdict {
 				fmt.Sprintf("%.0f vs %.0f req/s = %.2f×", rg.Wrk.RPS, bare.Wrk.RPS, ratio), res})
 		}
 	}
-	var rgT, bareT *TTFB
-	for i := range in.ttfb {
-		switch in.ttfb[i].Peer {
-		case "replaygate":
-			rgT = &in.ttfb[i]
-		case "bare":
-			bareT = &in.ttfb[i]
+	for _, mode := range []string{"primed", "back-to-back", ""} {
+		var rgT, bareT *TTFB
+		for i := range in.ttfb {
+			if in.ttfb[i].Mode != mode {
+				continue
+			}
+			switch in.ttfb[i].Peer {
+			case "replaygate":
+				rgT = &in.ttfb[i]
+			case "bare":
+				bareT = &in.ttfb[i]
+			}
 		}
-	}
-	if rgT != nil && bareT != nil && bareT.Result.BodyP50 > 0 {
-		r := rgT.Result.BodyP50 / bareT.Result.BodyP50
-		out = append(out, verdict{"TTFB of 10 MB page within 10% of bare proxy", "first body byte, p50",
-			fmt.Sprintf("%.2f vs %.2f ms = %.2f× (headers: %.2f vs %.2f ms)", rgT.Result.BodyP50, bareT.Result.BodyP50, r, rgT.Result.HeaderP50, bareT.Result.HeaderP50),
-			pass(r <= 1.10)})
+		if rgT != nil && bareT != nil && bareT.Result.BodyP50 > 0 {
+			r := rgT.Result.BodyP50 / bareT.Result.BodyP50
+			out = append(out, verdict{"TTFB of 10 MB page within 10% of bare proxy", "first body byte, p50, " + orDash(mode, "back-to-back"),
+				fmt.Sprintf("%.2f vs %.2f ms = %.2f× (headers: %.2f vs %.2f ms)", rgT.Result.BodyP50, bareT.Result.BodyP50, r, rgT.Result.HeaderP50, bareT.Result.HeaderP50),
+				pass(r <= 1.10)})
+		}
 	}
 	for _, f := range in.inflight {
 		if f.Peer != "replaygate" {

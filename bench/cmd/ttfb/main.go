@@ -43,6 +43,7 @@ func main() {
 	warm := flag.Int("warmup", 2, "unmeasured requests first")
 	accept := flag.String("accept-encoding", "gzip", "Accept-Encoding request header")
 	pause := flag.Duration("pause", 0, "idle time between requests (0: back to back)")
+	prime := flag.String("prime", "", "URL fetched (unmeasured) right before each request, so that every peer starts from the same warm state")
 	flag.Parse()
 	if *url == "" || *n < 1 {
 		log.Fatal("ttfb: --url and --n >= 1 are required")
@@ -53,6 +54,11 @@ func main() {
 	for i := range *warm + *n {
 		if i > 0 {
 			time.Sleep(*pause)
+		}
+		if *prime != "" {
+			if err := fetchAll(client, *prime); err != nil {
+				log.Fatalf("ttfb: prime %s: %v", *prime, err)
+			}
 		}
 		s, bytes, enc, status, err := once(client, *url, *accept)
 		if err != nil {
@@ -117,6 +123,17 @@ func once(c *http.Client, url, accept string) (sample, int64, string, int, error
 	}
 	s.total = time.Since(start)
 	return s, total, resp.Header.Get("Content-Encoding"), resp.StatusCode, nil
+}
+
+// fetchAll gets url and discards the body.
+func fetchAll(c *http.Client, url string) error {
+	resp, err := c.Get(url)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	_, err = io.Copy(io.Discard, resp.Body)
+	return err
 }
 
 // percentile uses the nearest-rank method on sorted d.
