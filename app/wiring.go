@@ -53,6 +53,7 @@ func (a *App) provisionPipeline() (http.Handler, error) {
 	if p.store, err = store.Open(cfg.Store, cfg.DataDir, a.logger("store"), p.reg); err != nil {
 		return nil, err
 	}
+	a.closers = append(a.closers, p.store.Close) // first in, last closed: after the spool's deliveries stop
 
 	inj := cfg.Inject
 	inj.Prefix = cfg.Prefix

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -40,6 +41,9 @@ func (s *memSpool) Append(seg spool.Segment) error {
 		return s.err
 	}
 	seg.Events = append([]byte(nil), seg.Events...)
+	if seg.Gzip != nil {
+		seg.Gzip = append([]byte(nil), seg.Gzip...)
+	}
 	s.segs = append(s.segs, seg)
 	return nil
 }
@@ -858,4 +862,148 @@ func TestConcurrentUploads(t *testing.T) {
 			t.Fatalf("seq %d holds another upload's bytes (%d bytes, want %d)", s.Seq, len(s.Events), len(want))
 		}
 	}
+}
+
+// TestUploadCompressionKept: when scrubbing changes nothing, the segment
+// carries the upload's gzip stream (for the store to keep as is) under a
+// fresh header, so that header fields (file name, comment, extra) never
+// reach the disk; when scrubbing changes something, or the body is not
+// one clean gzip member, it carries none.
+func TestUploadCompressionKept(t *testing.T) {
+	clean := []byte(`[{"type":4,"data":{"href":"https://shop.example/"},"timestamp":1772366400000}]`)
+	named := func(b []byte) []byte {
+		var buf bytes.Buffer
+		w := gzip.NewWriter(&buf)
+		w.Name = "alice@example.com.json"
+		w.Comment = "card 4111 1111 1111 1111"
+		w.Extra = []byte("ssn 078-05-1120")
+		w.Write(b)
+		w.Close()
+		return buf.Bytes()
+	}
+	tests := []struct {
+		name     string
+		body     []byte
+		wantGzip bool
+	}{
+		{"clean, plain header", gz(t, clean), true},
+		{"clean, named header", named(clean), true},
+		{"pii scrubbed", gz(t, []byte(events)), false},
+		{"two members", append(gz(t, clean[:40]), gz(t, clean[40:])...), false},
+		{"not gzip", clean, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t, nil)
+			ck := e.decide("granted")
+			resp, body := e.send(upload{cookie: ck, encoding: map[bool]string{true: "gzip"}[bytes.HasPrefix(tt.body, gzipMagic)], body: tt.body})
+			if resp.StatusCode != http.StatusAccepted {
+				t.Fatalf("%d %s", resp.StatusCode, body)
+			}
+			s := e.spool.all()[0]
+			if (s.Gzip != nil) != tt.wantGzip {
+				t.Fatalf("gzip kept = %v, want %v", s.Gzip != nil, tt.wantGzip)
+			}
+			if s.Gzip == nil {
+				return
+			}
+			for _, secret := range []string{"alice", "4111", "078-05"} {
+				if bytes.Contains(s.Gzip, []byte(secret)) {
+					t.Fatalf("gzip header field %q kept", secret)
+				}
+			}
+			zr, err := gzip.NewReader(bytes.NewReader(s.Gzip))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := io.ReadAll(zr)
+			if err != nil || !bytes.Equal(got, s.Events) || zr.Name != "" || zr.Comment != "" || zr.Extra != nil {
+				t.Fatalf("gzip decodes to %q (%v), events %q, header %+v", got, err, s.Events, zr.Header)
+			}
+		})
+	}
+}
+
+func TestReheader(t *testing.T) {
+	payload := []byte("hello, hello, hello")
+	full := func(mod func(*gzip.Writer)) []byte {
+		var buf bytes.Buffer
+		w := gzip.NewWriter(&buf)
+		mod(w)
+		w.Write(payload)
+		w.Close()
+		return buf.Bytes()
+	}
+	valid := full(func(w *gzip.Writer) { w.Name, w.Comment, w.Extra = "n", "c", []byte("x") })
+	// A header with a CRC (Go's writer never adds one): flag, then the
+	// low 16 bits of the CRC-32 of the header, before the deflate data.
+	plain := full(func(*gzip.Writer) {})
+	hcrc := append([]byte(nil), plain[:10]...)
+	hcrc[3] |= 1 << 1
+	sum := crc32.ChecksumIEEE(hcrc)
+	hcrc = append(append(hcrc, byte(sum), byte(sum>>8)), plain[10:]...)
+	reserved := append([]byte(nil), valid...)
+	reserved[3] |= 1 << 5
+	tests := []struct {
+		name   string
+		in     []byte
+		wantOK bool
+	}{
+		{"plain", plain, true},
+		{"header crc", hcrc, true},
+		{"all fields", valid, true},
+		{"reserved flag", reserved, false},
+		{"truncated header", valid[:12], false},
+		{"name without end", append(valid[:10:10], 'a', 'b'), false},
+		{"not gzip", []byte("{}"), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out, ok := reheader(nil, tt.in)
+			if ok != tt.wantOK {
+				t.Fatalf("ok = %v", ok)
+			}
+			if !ok {
+				return
+			}
+			zr, err := gzip.NewReader(bytes.NewReader(out))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := io.ReadAll(zr)
+			if err != nil || !bytes.Equal(got, payload) {
+				t.Fatalf("%q, %v", got, err)
+			}
+		})
+	}
+}
+
+// FuzzReheader: reheader never panics, and what it accepts from a valid
+// gzip member decodes to the same bytes.
+func FuzzReheader(f *testing.F) {
+	f.Add(gz(f, []byte(events)))
+	f.Add([]byte{0x1f, 0x8b, 8, 0x1c, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0, 0, 0, 0, 0, 0, 0})
+	f.Fuzz(func(t *testing.T, in []byte) {
+		out, ok := reheader(nil, in)
+		if !ok {
+			return
+		}
+		want, err := gunzipAll(in)
+		if err != nil {
+			return
+		}
+		got, err := gunzipAll(out)
+		if err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("reheadered member decodes to %q (%v), original to %q", got, err, want)
+		}
+	})
+}
+
+func gunzipAll(b []byte) ([]byte, error) {
+	zr, err := gzip.NewReader(bytes.NewReader(b))
+	if err != nil {
+		return nil, err
+	}
+	zr.Multistream(false)
+	return io.ReadAll(io.LimitReader(zr, 1<<20))
 }

@@ -23,18 +23,20 @@ func FuzzDecodeRecord(f *testing.F) {
 		if err != nil || len(data)-recHeaderSize < n {
 			return
 		}
-		lsn, seg, err := decodePayload(data[recHeaderSize:recHeaderSize+n], sum)
-		if err != nil {
-			return
-		}
-		again, err := encodeRecord(seg)
-		if err != nil {
-			t.Fatalf("decoded segment does not re-encode: %v", err)
-		}
-		sealRecord(again, lsn)
-		_, seg2, err := decodePayload(again[recHeaderSize:], uint32From(again[4:]))
-		if err != nil || seg2.Key() != seg.Key() || string(seg2.Events) != string(seg.Events) {
-			t.Fatalf("re-encoded record differs: %v", err)
+		for _, v1 := range []bool{false, true} {
+			lsn, seg, err := decodePayload(data[recHeaderSize:recHeaderSize+n], sum, v1)
+			if err != nil {
+				continue
+			}
+			again, err := encodeRecord(seg)
+			if err != nil {
+				t.Fatalf("decoded segment does not re-encode: %v", err)
+			}
+			sealRecord(again, lsn)
+			_, seg2, err := decodePayload(again[recHeaderSize:], uint32From(again[4:]), false)
+			if err != nil || seg2.Key() != seg.Key() || string(seg2.Events) != string(seg.Events) || string(seg2.Gzip) != string(seg.Gzip) {
+				t.Fatalf("re-encoded record differs: %v", err)
+			}
 		}
 	})
 }

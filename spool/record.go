@@ -11,19 +11,24 @@ import (
 
 // On-disk layout of a log file:
 //
-//	file header: magic "RGSPOOL1" | first LSN (uint64 LE)
+//	file header: magic "RGSPOOL2" | first LSN (uint64 LE)
 //	records:     payload length (uint32 LE) | CRC-32C of payload (uint32 LE) | payload
 //	payload:     LSN (uint64) | received at, Unix ns (int64) | seq (int64) |
-//	             replay id len (uint16) | replay id | subject len (uint16) | subject | events
+//	             replay id len (uint16) | replay id | subject len (uint16) | subject |
+//	             gzip len (uint32) | gzip | events
 //
+// Files with the magic "RGSPOOL1" (written before the gzip field existed)
+// are still read; their payloads end with the subject and the events.
 // A record is valid only if its length fits, its checksum matches and its
 // LSN is the one expected next; the first invalid record in the newest file
 // marks a torn tail.
 const (
-	fileMagic      = "RGSPOOL1"
+	fileMagic      = "RGSPOOL2"
+	fileMagicV1    = "RGSPOOL1"
 	fileHeaderSize = 16
 	recHeaderSize  = 8
-	payloadFixed   = 8 + 8 + 8 + 2 + 2
+	payloadFixedV1 = 8 + 8 + 8 + 2 + 2
+	payloadFixed   = payloadFixedV1 + 4
 	// MaxSegmentBytes bounds one encoded segment; ingest limits uploads far
 	// below it.
 	MaxSegmentBytes = 64 << 20
@@ -42,7 +47,7 @@ func encodeRecord(seg Segment) ([]byte, error) {
 	if len(seg.ReplayID) > math.MaxUint16 || len(seg.Subject) > math.MaxUint16 {
 		return nil, fmt.Errorf("spool: replay id or subject longer than %d bytes", math.MaxUint16)
 	}
-	n := payloadFixed + len(seg.ReplayID) + len(seg.Subject) + len(seg.Events)
+	n := payloadFixed + len(seg.ReplayID) + len(seg.Subject) + len(seg.Gzip) + len(seg.Events)
 	if n > MaxSegmentBytes {
 		return nil, fmt.Errorf("spool: segment of %d bytes exceeds %d", n, MaxSegmentBytes)
 	}
@@ -62,6 +67,9 @@ func encodeRecord(seg Segment) ([]byte, error) {
 	binary.LittleEndian.PutUint16(p[i:], uint16(len(seg.Subject)))
 	i += 2
 	i += copy(p[i:], seg.Subject)
+	binary.LittleEndian.PutUint32(p[i:], uint32(len(seg.Gzip)))
+	i += 4
+	i += copy(p[i:], seg.Gzip)
 	copy(p[i:], seg.Events)
 	return buf, nil
 }
@@ -76,16 +84,17 @@ func sealRecord(rec []byte, lsn uint64) {
 // header, rejecting lengths no valid record can have.
 func parseRecordHeader(h []byte) (n int, sum uint32, err error) {
 	n = int(binary.LittleEndian.Uint32(h[0:]))
-	if n < payloadFixed || n > MaxSegmentBytes {
+	if n < payloadFixedV1 || n > MaxSegmentBytes {
 		return 0, 0, fmt.Errorf("%w: length %d", errBadRecord, n)
 	}
 	return n, binary.LittleEndian.Uint32(h[4:]), nil
 }
 
-// decodePayload checks payload against sum and decodes it. The returned
-// segment's Events alias payload.
-func decodePayload(payload []byte, sum uint32) (lsn uint64, seg Segment, err error) {
-	if len(payload) < payloadFixed {
+// decodePayload checks payload against sum and decodes it; v1 says the
+// record comes from an "RGSPOOL1" file. The returned segment's Events and
+// Gzip alias payload.
+func decodePayload(payload []byte, sum uint32, v1 bool) (lsn uint64, seg Segment, err error) {
+	if len(payload) < payloadFixedV1 {
 		return 0, Segment{}, fmt.Errorf("%w: short payload", errBadRecord)
 	}
 	if crc32.Checksum(payload, castagnoli) != sum {
@@ -115,6 +124,19 @@ func decodePayload(payload []byte, sum uint32) (lsn uint64, seg Segment, err err
 	if !ok1 || !ok2 {
 		return 0, Segment{}, fmt.Errorf("%w: field overruns payload", errBadRecord)
 	}
+	if !v1 {
+		if len(rest) < 4 {
+			return 0, Segment{}, fmt.Errorf("%w: field overruns payload", errBadRecord)
+		}
+		l := int(binary.LittleEndian.Uint32(rest))
+		if l > len(rest)-4 {
+			return 0, Segment{}, fmt.Errorf("%w: field overruns payload", errBadRecord)
+		}
+		if l > 0 {
+			seg.Gzip = rest[4 : 4+l : 4+l]
+		}
+		rest = rest[4+l:]
+	}
 	seg.Events = rest
 	return lsn, seg, nil
 }
@@ -127,10 +149,11 @@ func fileHeader(firstLSN uint64) []byte {
 	return h
 }
 
-// parseFileHeader returns the first LSN recorded in a file header.
-func parseFileHeader(h []byte) (uint64, error) {
-	if len(h) < fileHeaderSize || string(h[:8]) != fileMagic {
-		return 0, errors.New("spool: not a spool log file")
+// parseFileHeader returns the first LSN recorded in a file header, and
+// whether the file is in the older format without the gzip field.
+func parseFileHeader(h []byte) (firstLSN uint64, v1 bool, err error) {
+	if len(h) < fileHeaderSize || (string(h[:8]) != fileMagic && string(h[:8]) != fileMagicV1) {
+		return 0, false, errors.New("spool: not a spool log file")
 	}
-	return binary.LittleEndian.Uint64(h[8:]), nil
+	return binary.LittleEndian.Uint64(h[8:]), string(h[:8]) == fileMagicV1, nil
 }

@@ -46,8 +46,9 @@ func (s *Spool) recover() error {
 	// with a bad header is set aside rather than read.
 	kept := s.files[:0]
 	for i, lf := range s.files {
-		hdrLSN, err := readFileHeader(lf.path)
+		hdrLSN, v1, err := readFileHeader(lf.path)
 		if err == nil && hdrLSN == lf.firstLSN {
+			lf.v1 = v1
 			kept = append(kept, lf)
 			continue
 		}
@@ -100,19 +101,24 @@ func (s *Spool) recover() error {
 		base += lf.size
 	}
 	s.endPos = base
+	if s.files[len(s.files)-1].v1 {
+		// New records are written in the current format, to a new file.
+		return s.roll()
+	}
 	return nil
 }
 
-// readFileHeader returns the first LSN stored in a file's header.
-func readFileHeader(path string) (uint64, error) {
+// readFileHeader returns the first LSN stored in a file's header and
+// whether the file is in the older format.
+func readFileHeader(path string) (uint64, bool, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return 0, err
+		return 0, false, err
 	}
 	defer f.Close()
 	h := make([]byte, fileHeaderSize)
 	if _, err := io.ReadFull(f, h); err != nil {
-		return 0, err
+		return 0, false, err
 	}
 	return parseFileHeader(h)
 }
@@ -148,7 +154,7 @@ func (s *Spool) recoverTail(lf *logFile) (uint64, error) {
 		if _, err := io.ReadFull(r, payload); err != nil {
 			break
 		}
-		lsn, _, err := decodePayload(payload, sum)
+		lsn, _, err := decodePayload(payload, sum, lf.v1)
 		if err != nil || lsn != next {
 			break
 		}

@@ -22,6 +22,11 @@ type Segment struct {
 	ReceivedAt time.Time `json:"receivedAt"`
 	// Events is the scrubbed JSON array of rrweb events.
 	Events json.RawMessage `json:"events"`
+	// Gzip, when set, is one gzip member whose content is exactly Events
+	// (the upload's own compression, kept when scrubbing changed nothing;
+	// ingest gives it a fresh header). Forwarders that store gzip may use
+	// it as is instead of compressing Events again.
+	Gzip []byte `json:"-"`
 }
 
 // Key is the idempotency key of a segment: a repeated upload of the same

@@ -62,6 +62,7 @@ type logFile struct {
 	firstLSN uint64
 	base     int64
 	size     int64 // durable size
+	v1       bool  // "RGSPOOL1" format: records without the gzip field
 }
 
 // cursor is one forwarder's delivery progress: every LSN below lsn has been

@@ -1,6 +1,7 @@
 package spool
 
 import (
+	"encoding/binary"
 	"errors"
 	"math/rand/v2"
 	"os"
@@ -25,6 +26,7 @@ func TestRecordRoundTrip(t *testing.T) {
 		{"zero time and empty fields", Segment{Seq: 0, Events: []byte("[]")}},
 		{"no events", Segment{ReplayID: "r", Seq: 1, Subject: "s"}},
 		{"unicode", Segment{ReplayID: "é", Subject: "ü", Seq: 1 << 40, ReceivedAt: time.Unix(1, 2).UTC(), Events: []byte(`["✓"]`)}},
+		{"with gzip", Segment{ReplayID: "r", Seq: 2, Subject: "s", Events: []byte(`[1]`), Gzip: []byte{0x1f, 0x8b, 8, 0, 1, 2, 3}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -37,16 +39,17 @@ func TestRecordRoundTrip(t *testing.T) {
 			if err != nil || n != len(rec)-recHeaderSize {
 				t.Fatalf("header: n=%d err=%v", n, err)
 			}
-			lsn, got, err := decodePayload(rec[recHeaderSize:], sum)
+			lsn, got, err := decodePayload(rec[recHeaderSize:], sum, false)
 			if err != nil || lsn != 42 {
 				t.Fatalf("decode: lsn=%d err=%v", lsn, err)
 			}
 			if got.ReplayID != tt.seg.ReplayID || got.Seq != tt.seg.Seq || got.Subject != tt.seg.Subject ||
-				!got.ReceivedAt.Equal(tt.seg.ReceivedAt) || string(got.Events) != string(tt.seg.Events) {
+				!got.ReceivedAt.Equal(tt.seg.ReceivedAt) || string(got.Events) != string(tt.seg.Events) ||
+				string(got.Gzip) != string(tt.seg.Gzip) {
 				t.Fatalf("round trip: got %+v want %+v", got, tt.seg)
 			}
 			rec[len(rec)-1] ^= 1
-			if _, _, err := decodePayload(rec[recHeaderSize:], sum); !errors.Is(err, errBadRecord) {
+			if _, _, err := decodePayload(rec[recHeaderSize:], sum, false); !errors.Is(err, errBadRecord) {
 				t.Fatalf("flipped bit not detected: %v", err)
 			}
 		})
@@ -571,5 +574,62 @@ func TestCloseDuringConcurrentAppends(t *testing.T) {
 	}
 	if ok.Load() == 0 || closed.Load() != 8 {
 		t.Fatalf("ok=%d closed=%d", ok.Load(), closed.Load())
+	}
+}
+
+// encodeRecordV1 writes seg in the "RGSPOOL1" record format (no gzip field).
+func encodeRecordV1(seg Segment, lsn uint64) []byte {
+	rec, _ := encodeRecord(Segment{ReplayID: seg.ReplayID, Seq: seg.Seq, Subject: seg.Subject, ReceivedAt: seg.ReceivedAt})
+	// Drop the empty gzip length, append the events.
+	rec = append(rec[:len(rec)-4], seg.Events...)
+	binary.LittleEndian.PutUint32(rec, uint32(len(rec)-recHeaderSize))
+	sealRecord(rec, lsn)
+	return rec
+}
+
+// TestReadsOlderFormat: a spool written before records carried the gzip
+// field is delivered in full after an upgrade, and new records go to a
+// new file in the current format.
+func TestReadsOlderFormat(t *testing.T) {
+	dir := t.TempDir()
+	spoolDir := filepath.Join(dir, "spool")
+	if err := os.MkdirAll(spoolDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	r := replayID(1)
+	data := append([]byte(fileMagicV1), make([]byte, 8)...)
+	binary.LittleEndian.PutUint64(data[8:], 1)
+	for i := range 3 {
+		data = append(data, encodeRecordV1(testSeg(r, i, 300), uint64(i+1))...)
+	}
+	if err := os.WriteFile(filepath.Join(spoolDir, logName(1)), data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c := newCollector("c")
+	s := openT(t, testConfig(), dir, c)
+	defer s.Close()
+	seg := testSeg(r, 3, 300)
+	seg.Gzip = []byte("gzip bytes")
+	if err := s.Append(seg); err != nil {
+		t.Fatal(err)
+	}
+	stop := runT(t, s)
+	defer stop()
+	waitFor(t, "delivery", 5*time.Second, func() bool { return len(c.received()) >= 4 })
+	if got := c.received(); !slices.Equal(got, keysOf(r, 0, 4)) {
+		t.Fatalf("got %v", got)
+	}
+	c.mu.Lock()
+	old, cur := c.segs[r+"/1"], c.segs[r+"/3"]
+	c.mu.Unlock()
+	if want := testSeg(r, 1, 300); string(old.Events) != string(want.Events) || old.Gzip != nil {
+		t.Fatalf("old record read as events %q gzip %q", old.Events, old.Gzip)
+	}
+	if string(cur.Gzip) != "gzip bytes" {
+		t.Fatalf("new record lost its gzip: %q", cur.Gzip)
+	}
+	logs, _ := filepath.Glob(filepath.Join(spoolDir, "*.log"))
+	if len(logs) != 2 {
+		t.Fatalf("want the old file and a new one, got %v", logs)
 	}
 }

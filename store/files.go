@@ -90,6 +90,9 @@ func (t *tempFile) sync() error {
 	return t.f.Close()
 }
 
+// close closes the file without an fsync; a group commit makes it durable.
+func (t *tempFile) close() error { return t.f.Close() }
+
 // rename moves the synced file to its final name. The caller syncs the
 // directory afterwards.
 func (t *tempFile) rename() error {

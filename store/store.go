@@ -52,6 +52,7 @@ type Store struct {
 	m      *metrics
 	gzPool sync.Pool // *gzip.Writer at cfg.GzipLevel
 	kick   chan struct{}
+	commit *durable.Group // makes segment writes durable in shared flushes
 
 	mu        sync.Mutex
 	replays   map[string]*replay
@@ -104,8 +105,15 @@ func Open(cfg Config, dataDir string, log zerolog.Logger, reg prometheus.Registe
 	if err := s.load(); err != nil {
 		return nil, err
 	}
+	if s.commit, err = durable.NewGroup(s.root); err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
 	return s, nil
 }
+
+// Close releases the store's directory handle. Forward must not be called
+// after Close.
+func (s *Store) Close() error { return s.commit.Close() }
 
 // Name identifies the forwarder: "local".
 func (s *Store) Name() string { return "local" }
@@ -159,7 +167,7 @@ func (s *Store) Forward(ctx context.Context, seg spool.Segment) error {
 		return nil
 	}
 	start := time.Now()
-	if err := s.write(r, events, sum); err != nil {
+	if err := s.write(r, events, seg.Gzip, sum); err != nil {
 		s.forgetIfEmpty(r, seg.ReplayID)
 		return fmt.Errorf("store: replay %s seq %d: %w", seg.ReplayID, seg.Seq, err)
 	}
@@ -167,6 +175,9 @@ func (s *Store) Forward(ctx context.Context, seg spool.Segment) error {
 	s.m.segments.WithLabelValues(resultStored).Inc()
 	return nil
 }
+
+// isGzip reports whether b starts like a gzip member of deflate data.
+func isGzip(b []byte) bool { return len(b) >= 18 && b[0] == 0x1f && b[1] == 0x8b && b[2] == 8 }
 
 // checkSegment returns why seg cannot be stored, or "". The events are
 // fully validated by summarize (FuzzMeta checks it accepts exactly the valid
@@ -274,13 +285,16 @@ func (s *Store) forgetIfEmpty(r *replay, id string) {
 }
 
 // write stores one segment of r. The segment file (and, for a new replay,
-// replay.json) are written to temporary files and fsynced; the segment's
-// summary is appended to segments.jsonl, a cache Open rebuilds if needed;
-// then the files are renamed and the directory is fsynced once. A crash at
-// any point leaves the old or the new state plus temporary files Open
-// removes, and Forward has not returned nil, so the spool delivers the
-// segment again. r.mu is held.
-func (s *Store) write(r *replay, events []byte, sum segmentSummary) error {
+// replay.json) are written to temporary files; the segment's summary is
+// appended to segments.jsonl, a cache Open rebuilds if needed; the files
+// are renamed into place, and one group commit (syncfs, shared with the
+// concurrent writes of other replays) makes it all durable before write
+// returns. Until then Forward has not returned nil, so after a crash the
+// spool delivers the segment again, and Open has removed whatever the
+// crash left: temporary files, and a segment file whose gzip stream does
+// not check out (its size differs from the cached summary's, so it is read
+// whole and its CRC verified). r.mu is held.
+func (s *Store) write(r *replay, events, gz []byte, sum segmentSummary) error {
 	dir := s.dir(r.file.ID)
 	created := len(r.file.Segments) == 0
 	var pending []*tempFile
@@ -305,7 +319,7 @@ func (s *Store) write(r *replay, events []byte, sum segmentSummary) error {
 		if _, err := t.Write(ident); err != nil {
 			return err
 		}
-		if err := t.sync(); err != nil {
+		if err := t.close(); err != nil {
 			return err
 		}
 	}
@@ -315,20 +329,25 @@ func (s *Store) write(r *replay, events []byte, sum segmentSummary) error {
 		return err
 	}
 	pending = append(pending, segTmp)
-	gz := s.gzPool.Get().(*gzip.Writer)
-	gz.Reset(segTmp)
-	_, err = gz.Write(events)
-	if cerr := gz.Close(); err == nil {
-		err = cerr
+	if isGzip(gz) {
+		// Ingest kept the upload's compression: it decodes to events.
+		_, err = segTmp.Write(gz)
+	} else {
+		zw := s.gzPool.Get().(*gzip.Writer)
+		zw.Reset(segTmp)
+		_, err = zw.Write(events)
+		if cerr := zw.Close(); err == nil {
+			err = cerr
+		}
+		s.gzPool.Put(zw)
 	}
-	s.gzPool.Put(gz)
 	if err != nil {
 		return err
 	}
 	if sum.Bytes, err = segTmp.size(); err != nil {
 		return err
 	}
-	if err := segTmp.sync(); err != nil {
+	if err := segTmp.close(); err != nil {
 		return err
 	}
 
@@ -347,13 +366,16 @@ func (s *Store) write(r *replay, events []byte, sum segmentSummary) error {
 			return err
 		}
 	}
-	if err := durable.SyncDir(dir); err != nil {
-		return err
+	paths := make([]string, 0, len(pending)+3)
+	for _, t := range pending {
+		paths = append(paths, t.dest)
 	}
+	paths = append(paths, filepath.Join(dir, indexName), dir)
 	if created {
-		if err := durable.SyncDir(s.root); err != nil {
-			return err
-		}
+		paths = append(paths, s.root)
+	}
+	if err := s.commit.Commit(paths...); err != nil {
+		return err
 	}
 
 	i, _ := r.file.find(sum.Seq)

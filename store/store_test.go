@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/klauspost/compress/gzip"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/rs/zerolog"
@@ -842,5 +843,42 @@ func TestWriteEventsCancelled(t *testing.T) {
 	cancel()
 	if err := s.WriteEvents(ctx, idA, &bytes.Buffer{}); !errors.Is(err, context.Canceled) {
 		t.Fatalf("WriteEvents = %v, want context.Canceled", err)
+	}
+}
+
+// TestGzipKeptAsIs: a segment that carries its own gzip member (ingest
+// keeps the upload's compression when scrubbing changed nothing) is stored
+// byte for byte, and reads back as its events; without one, the store
+// compresses the events itself.
+func TestGzipKeptAsIs(t *testing.T) {
+	s := openTest(t, t.TempDir())
+	evs := events(0, 5)
+	var own bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&own, gzip.BestCompression) // unlike the store's level 1
+	zw.Write(evs)
+	zw.Close()
+	withGzip := seg(idA, 0, "subj", evs, t0)
+	withGzip.Gzip = own.Bytes()
+	forward(t, s, withGzip)
+	forward(t, s, seg(idB, 0, "subj", evs, t0))
+
+	onDisk, err := os.ReadFile(filepath.Join(s.dir(idA), segName(0)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(onDisk, own.Bytes()) {
+		t.Fatal("the segment's own gzip member was not stored as is")
+	}
+	other, err := os.ReadFile(filepath.Join(s.dir(idB), segName(0)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Equal(other, own.Bytes()) {
+		t.Fatal("a segment without gzip was not compressed by the store")
+	}
+	for _, id := range []string{idA, idB} {
+		if got := len(readEvents(t, s, id)); got != 5 {
+			t.Fatalf("%s: %d events read back, want 5", id, got)
+		}
 	}
 }

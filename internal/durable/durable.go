@@ -1,9 +1,11 @@
-// Package durable holds the two file-system steps that replaygate's
+// Package durable holds the file-system steps that replaygate's
 // crash-safe writers (spool, store, consent log and key) share: making a
-// directory's entries durable, and replacing a small file atomically.
+// directory's entries durable, replacing a small file atomically, and
+// committing the writes of many concurrent writers in one shared flush
+// (Group, which the store uses).
 //
-// It does not buffer, lock or retry: callers own their files' formats and
-// their concurrency.
+// It does not buffer or retry: callers own their files' formats and their
+// concurrency.
 package durable
 
 import (

@@ -1,0 +1,71 @@
+package proxy
+
+import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/rs/zerolog"
+
+	"github.com/replaygate/replaygate/inject"
+)
+
+// BenchmarkFrontPage measures one page load through the whole front (the
+// engine, the transport to a loopback upstream, the injector, the
+// compression) on a kept-alive client connection: the per-request cost
+// that decides small-page throughput. Compare with the passthrough run.
+func BenchmarkFrontPage(b *testing.B) {
+	page := "<!doctype html><html><head><title>t</title></head><body>" +
+		strings.Repeat("<div class=\"card\"><a href=\"/p/1\">Product</a><span>€ 12.90</span></div>\n", 260) + "</body></html>"
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Header().Set("Content-Length", strconv.Itoa(len(page)))
+		io.WriteString(w, page)
+	}))
+	defer up.Close()
+	u, _ := url.Parse(up.URL)
+	for _, tc := range []struct {
+		name   string
+		inject bool
+	}{{"inject", true}, {"passthrough", false}} {
+		b.Run(tc.name, func(b *testing.B) {
+			var opts Options
+			opts.Prefix = "/__replay"
+			if tc.inject {
+				cfg := inject.DefaultConfig()
+				cfg.Prefix = "/__replay"
+				rw, err := inject.New(cfg, inject.DefaultMarkup("/__replay"), zerolog.Nop())
+				if err != nil {
+					b.Fatal(err)
+				}
+				opts.Rewriter = rw
+			}
+			cfg := DefaultConfig()
+			f, err := New(cfg, u, opts, zerolog.Nop())
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer f.Close()
+			srv := httptest.NewServer(f)
+			defer srv.Close()
+			client := srv.Client()
+			req, _ := http.NewRequest(http.MethodGet, srv.URL+"/", nil)
+			req.Header.Set("Accept", "text/html")
+			req.Header.Set("Accept-Encoding", "gzip")
+			b.SetBytes(int64(len(page)))
+			b.ReportAllocs()
+			for b.Loop() {
+				resp, err := client.Do(req)
+				if err != nil {
+					b.Fatal(err)
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			}
+		})
+	}
+}
