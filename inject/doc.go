@@ -54,16 +54,24 @@
 // already sent.
 //
 // Headers of a rewritten response: Content-Length is dropped (the body is
-// sent chunked), a strong ETag becomes weak (W/"…"), Content-MD5,
+// sent chunked) or, for a page rewritten whole (below), set to the new
+// length; a strong ETag becomes weak (W/"…"), Content-MD5,
 // Content-Digest, Repr-Digest, Digest and Accept-Ranges are removed,
 // everything else (Vary included) is kept. Because headers leave before
 // the body is searched, a response whose search later fails keeps these
 // header changes although its body is unchanged.
 //
 // Pages that arrive uncompressed with a Content-Length of at most 128 KiB
-// are re-encoded by a pooled private compressor (about half the CPU); their
-// compressed output fits in the socket buffers, so the compressor returns
-// to the pool at once. For everything else, with Config.LowMemory
+// are rewritten whole: read completely (the upstream declared the length,
+// so the body is already on its way), injected and re-encoded by a pooled
+// private compressor in one go, and sent with a Content-Length in one
+// write. For pages of a few dozen kilobytes the per-read flushes of a
+// stream cost more than the compression (BENCH_NOTES.md). If such a body
+// breaks off, the rewritten body fails too and the proxy aborts the
+// response. A streamed page sends its start and the markup as soon as the
+// insertion point is found, before encoding the rest of that read.
+//
+// For everything else, with Config.LowMemory
 // (default) gzip and deflate are re-encoded by a
 // stateless encoder: about 10 KiB per in-flight response instead of about
 // a megabyte. Brotli input needs its window (up to 4 MiB for typical
