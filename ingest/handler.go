@@ -265,9 +265,10 @@ func (h *Handler) serve(r *http.Request) error {
 		ReceivedAt: h.deps.Now().UTC(),
 		Events:     scrubbed,
 	}
-	if singleMember && bytes.Equal(scrubbed, body) {
+	if singleMember && bytes.Equal(scrubbed, body) && body[0] == '[' && body[len(body)-1] == ']' {
 		// Nothing was scrubbed: the upload's own compressed bytes are
-		// the compressed segment, and the store need not compress again.
+		// the compressed segment, and the store need not compress again
+		// (stored segments are bare arrays: no whitespace around them).
 		gz := h.getBuf()
 		defer h.putBuf(gz)
 		if *gz, ok = reheader((*gz)[:0], *wire); ok {

@@ -890,6 +890,7 @@ func TestUploadCompressionKept(t *testing.T) {
 		{"clean, named header", named(clean), true},
 		{"pii scrubbed", gz(t, []byte(events)), false},
 		{"two members", append(gz(t, clean[:40]), gz(t, clean[40:])...), false},
+		{"whitespace around the array", gz(t, append(append([]byte(" "), clean...), '\n')), false},
 		{"not gzip", clean, false},
 	}
 	for _, tt := range tests {

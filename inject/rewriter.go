@@ -137,8 +137,8 @@ func (r *Rewriter) Rewrite(resp *http.Response) bool {
 
 // rewriteWhole replaces the body of a small page by its rewritten bytes
 // and declares their length. If the upstream body fails, the response
-// body fails the same way, so the client sees an aborted response, never
-// a truncated page that looks complete.
+// body fails the same way (and says so through UpstreamErr), so the
+// client never gets a truncated page that looks complete.
 func (r *Rewriter) rewriteWhole(resp *http.Response, declared int64, outEnc encoding, xml bool, markup []byte) {
 	body, err := r.codecs.rewriteWhole(resp.Body, declared, outEnc, xml, markup, r.cfg.MaxHeadBytes)
 	_ = resp.Body.Close() // read to the end (or failed): the connection can be reused
@@ -152,11 +152,15 @@ func (r *Rewriter) rewriteWhole(resp *http.Response, declared int64, outEnc enco
 	resp.Header.Set("Content-Length", strconv.FormatInt(resp.ContentLength, 10))
 }
 
-// failedBody reports an upstream read error on the first Read.
+// failedBody reports an upstream read error on the first Read. The proxy
+// sees UpstreamErr before it sends anything and answers 502 instead.
 type failedBody struct{ err error }
 
 func (b failedBody) Read([]byte) (int, error) { return 0, b.err }
 func (b failedBody) Close() error             { return nil }
+
+// UpstreamErr is the error that broke off the upstream body.
+func (b failedBody) UpstreamErr() error { return b.err }
 
 // ineligible returns why resp must not be rewritten, or "".
 func (r *Rewriter) ineligible(resp *http.Response) string {

@@ -24,7 +24,9 @@ type Rewriter interface {
 	// Rewrite may replace resp.Body and adjust headers; it reports whether
 	// it did. A body of known length keeps a Content-Length header with
 	// that length and goes out with it; a streamed body has none, and the
-	// response headers are then sent before the first body byte.
+	// response headers are then sent before the first body byte. A body
+	// with an UpstreamErr() error method says the upstream body already
+	// failed: the front answers 502 (or 504) instead.
 	Rewrite(resp *http.Response) bool
 }
 
@@ -249,8 +251,16 @@ func (f *Front) onResponse(resp *http.Response, ctx *goproxy.ProxyCtx) *http.Res
 	}
 	removeHopHeaders(resp.Header, false)
 	state, _ := ctx.Req.Context().Value(ctxKey{}).(*requestState)
-	if f.rewriter != nil && f.rewriter.Rewrite(resp) && state != nil {
-		state.rewritten = resp.Header.Get("Content-Length") == "" // streamed, not rewritten whole
+	if f.rewriter != nil && f.rewriter.Rewrite(resp) {
+		if fb, ok := resp.Body.(interface{ UpstreamErr() error }); ok {
+			// The rewriter read the body whole and it broke off: nothing
+			// has been sent yet, so the visitor gets a clean 502.
+			_ = resp.Body.Close()
+			return f.failure(ctx.Req, fb.UpstreamErr())
+		}
+		if state != nil {
+			state.rewritten = resp.Header.Get("Content-Length") == "" // streamed, not rewritten whole
+		}
 	}
 	if state != nil && resp.Body != nil && resp.Body != http.NoBody {
 		if len(resp.Trailer) == 0 {

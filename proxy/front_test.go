@@ -20,6 +20,8 @@ import (
 
 	"github.com/gorilla/websocket"
 	"github.com/rs/zerolog"
+
+	"github.com/replaygate/replaygate/inject"
 )
 
 // stack is a front handler on a real listener in front of a real upstream.
@@ -708,5 +710,30 @@ func TestContentLengthKept(t *testing.T) {
 		if err != nil || resp.ContentLength != 5 || len(resp.TransferEncoding) != 0 {
 			t.Fatalf("%s: Content-Length %d, Transfer-Encoding %v, body %q, %v", method, resp.ContentLength, resp.TransferEncoding, b, err)
 		}
+	}
+}
+
+// TestBrokenSmallPageIs502: a small page is read whole before anything is
+// sent, so when its upstream body breaks off the visitor gets a clean,
+// generic 502 rather than a 200 that is aborted halfway.
+func TestBrokenSmallPageIs502(t *testing.T) {
+	up, _ := rawUpstream(t, "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 100\r\n\r\n<html><head>")
+	icfg := inject.DefaultConfig()
+	icfg.Prefix = "/__replay"
+	rw, err := inject.New(icfg, inject.DefaultMarkup("/__replay"), zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := newStackTo(t, up, func(_ *Config, o *Options) { o.Rewriter = rw })
+	req, _ := http.NewRequest(http.MethodGet, s.srv.URL+"/", nil)
+	req.Header.Set("Accept", "text/html")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusBadGateway || strings.TrimSpace(string(b)) != `{"error":"upstream unavailable"}` {
+		t.Fatalf("%d %q %v", resp.StatusCode, b, err)
 	}
 }

@@ -89,11 +89,22 @@ func (s *Spool) recover() error {
 			return err
 		}
 		s.nextLSN = next
-		f, err := os.OpenFile(last.path, os.O_RDWR, 0o600)
-		if err != nil {
-			return fmt.Errorf("spool: %w", err)
+		if last.v1 && next == last.firstLSN {
+			// An empty file in the older format: recreate it, empty, in
+			// the current one (same name, same first record number).
+			f, lf, err := s.createFile(next)
+			if err != nil {
+				return err
+			}
+			s.files[len(s.files)-1] = lf
+			s.active = f
+		} else {
+			f, err := os.OpenFile(last.path, os.O_RDWR, 0o600)
+			if err != nil {
+				return fmt.Errorf("spool: %w", err)
+			}
+			s.active = f
 		}
-		s.active = f
 	}
 	var base int64
 	for _, lf := range s.files {
@@ -102,7 +113,8 @@ func (s *Spool) recover() error {
 	}
 	s.endPos = base
 	if s.files[len(s.files)-1].v1 {
-		// New records are written in the current format, to a new file.
+		// It holds records: new ones are written in the current format,
+		// to a new file.
 		return s.roll()
 	}
 	return nil

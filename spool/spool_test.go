@@ -633,3 +633,43 @@ func TestReadsOlderFormat(t *testing.T) {
 		t.Fatalf("want the old file and a new one, got %v", logs)
 	}
 }
+
+// TestEmptyOlderFormatFileReplaced: an upgrade that finds the newest log
+// file in the older format and empty replaces it by an empty file in the
+// current format, instead of rolling to a second file of the same name
+// (which a checkpoint would then delete as delivered, live appends and all).
+func TestEmptyOlderFormatFileReplaced(t *testing.T) {
+	dir := t.TempDir()
+	spoolDir := filepath.Join(dir, "spool")
+	if err := os.MkdirAll(spoolDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	hdr := append([]byte(fileMagicV1), make([]byte, 8)...)
+	binary.LittleEndian.PutUint64(hdr[8:], 1)
+	if err := os.WriteFile(filepath.Join(spoolDir, logName(1)), hdr, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := replayID(1)
+	c := newCollector("c")
+	cfg := testConfig()
+	cfg.CheckpointInterval = time.Millisecond
+	s := openT(t, cfg, dir, c)
+	appendN(t, s, r, 0, 2, 100)
+	stop := runT(t, s)
+	waitFor(t, "delivery", 5*time.Second, func() bool { return len(c.received()) >= 2 })
+	c.setFail(func(Segment) error { return errors.New("destination down") })
+	appendN(t, s, r, 2, 3, 100) // acknowledged, not yet delivered
+	time.Sleep(20 * time.Millisecond) // checkpoints and compaction run
+	stop()
+	s.Close()
+
+	c2 := newCollector("c")
+	s = openT(t, cfg, dir, c2)
+	defer s.Close()
+	stop = runT(t, s)
+	defer stop()
+	waitFor(t, "redelivery", 5*time.Second, func() bool { return len(c2.received()) >= 3 })
+	if got := c2.received(); !slices.Equal(got, keysOf(r, 2, 3)) {
+		t.Fatalf("after restart got %v, want the 3 undelivered segments", got)
+	}
+}

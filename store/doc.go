@@ -7,14 +7,15 @@
 // and segments.jsonl, a cache with one summary line per segment (times,
 // URLs, environment, clicks, console errors) from which the metadata is
 // computed. A segment file (with replay.json for a new replay) is written
-// to a temporary file, renamed into place and made durable by a group
-// commit (internal/durable.Group: one syncfs shared by every concurrent
-// write) before Forward returns; until then the spool keeps the segment and
-// delivers it again after a crash. The cache is appended without a flush of
-// its own, and Open rebuilds it from the segment files when it lags, has a
-// torn line or disagrees with a file's size; a segment file whose gzip
-// stream does not check out is removed, and the spool's redelivery writes
-// it again. Open also removes the leftovers of interrupted writes.
+// to a temporary file, flushed, renamed into place and flushed again
+// before Forward returns; both flushes are group commits
+// (internal/durable.Group: one syncfs shared by every concurrent write).
+// Until then the spool keeps the segment and delivers it again after a
+// crash. The cache is appended without a flush of its own, and Open
+// rebuilds it from the segment files when it lags, has a torn line or
+// disagrees with a file's size; a segment file whose gzip stream does not
+// check out is removed, and the spool's redelivery writes it again. Open
+// also removes the leftovers of interrupted writes.
 //
 // A segment that carries its own gzip member (spool.Segment.Gzip: ingest
 // kept the upload's compression because scrubbing changed nothing) is

@@ -67,8 +67,9 @@ func (s *Store) load() error {
 // file is missing and summarizes segment files the cache does not list (it
 // lags after a crash, or is unreadable). A replay without a readable
 // replay.json cannot be attributed to a subject, so it could never be erased
-// on request; it was never acknowledged either (replay.json is durable
-// before the first segment is): it is removed.
+// on request; it was never acknowledged either (replay.json is renamed
+// into place before the first segment, and Forward returns only after
+// both renames are flushed): it is removed.
 func (s *Store) loadReplay(id string) error {
 	dir := s.dir(id)
 	entries, err := os.ReadDir(dir)

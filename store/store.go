@@ -121,8 +121,8 @@ func (s *Store) Name() string { return "local" }
 func (s *Store) dir(id string) string { return filepath.Join(s.root, id) }
 
 // Forward stores one scrubbed segment durably: it returns nil once the
-// segment file (and a new replay's subject) are fsynced and renamed into
-// place, so a crash never loses it. A segment already stored (same
+// segment file (and a new replay's subject) are in place and flushed to
+// disk, so a crash never loses it. A segment already stored (same
 // replay and seq) is not stored again. Segments that can never be stored
 // (invalid, of a deleted replay or an erased subject, or naming another
 // subject than the replay's) are dropped with a warning and a metric, and
@@ -167,7 +167,11 @@ func (s *Store) Forward(ctx context.Context, seg spool.Segment) error {
 		return nil
 	}
 	start := time.Now()
-	if err := s.write(r, events, seg.Gzip, sum); err != nil {
+	gz := seg.Gzip
+	if len(events) != len(seg.Events) {
+		gz = nil // it would keep the whitespace around the array
+	}
+	if err := s.write(r, events, gz, sum); err != nil {
 		s.forgetIfEmpty(r, seg.ReplayID)
 		return fmt.Errorf("store: replay %s seq %d: %w", seg.ReplayID, seg.Seq, err)
 	}
@@ -285,15 +289,15 @@ func (s *Store) forgetIfEmpty(r *replay, id string) {
 }
 
 // write stores one segment of r. The segment file (and, for a new replay,
-// replay.json) are written to temporary files; the segment's summary is
-// appended to segments.jsonl, a cache Open rebuilds if needed; the files
-// are renamed into place, and one group commit (syncfs, shared with the
-// concurrent writes of other replays) makes it all durable before write
-// returns. Until then Forward has not returned nil, so after a crash the
-// spool delivers the segment again, and Open has removed whatever the
-// crash left: temporary files, and a segment file whose gzip stream does
-// not check out (its size differs from the cached summary's, so it is read
-// whole and its CRC verified). r.mu is held.
+// replay.json) are written to temporary files and flushed; the segment's
+// summary is appended to segments.jsonl, a cache Open rebuilds if needed;
+// the files are renamed into place and flushed again. Both flushes are
+// group commits (syncfs, shared with the concurrent writes of other
+// replays). Until the second one Forward has not returned nil, so after a
+// crash the spool delivers the segment again, and Open has removed what
+// the crash left: temporary files, cache lines without a file, and a
+// segment file whose size differs from its cached summary and whose gzip
+// stream does not check out. r.mu is held.
 func (s *Store) write(r *replay, events, gz []byte, sum segmentSummary) error {
 	dir := s.dir(r.file.ID)
 	created := len(r.file.Segments) == 0
@@ -348,6 +352,20 @@ func (s *Store) write(r *replay, events, gz []byte, sum segmentSummary) error {
 		return err
 	}
 	if err := segTmp.close(); err != nil {
+		return err
+	}
+
+	// The files' contents are durable before their names appear: a crash
+	// can then leave a missing file, never a file of the right size with
+	// blocks that were not written (file systems that journal metadata
+	// only, such as ext4 data=writeback, could show one otherwise). Like
+	// the commit after the renames, this flush is shared with concurrent
+	// writes.
+	dataPaths := make([]string, 0, len(pending))
+	for _, t := range pending {
+		dataPaths = append(dataPaths, t.f.Name())
+	}
+	if err := s.commit.Commit(dataPaths...); err != nil {
 		return err
 	}
 

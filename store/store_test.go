@@ -876,7 +876,20 @@ func TestGzipKeptAsIs(t *testing.T) {
 	if bytes.Equal(other, own.Bytes()) {
 		t.Fatal("a segment without gzip was not compressed by the store")
 	}
-	for _, id := range []string{idA, idB} {
+	// A gzip of events with whitespace around the array is not kept: the
+	// stored segments must be bare arrays to be merged.
+	padded := append(append([]byte("\n"), evs...), '\n')
+	var paddedGz bytes.Buffer
+	zw.Reset(&paddedGz)
+	zw.Write(padded)
+	zw.Close()
+	withPad := seg(idC, 0, "subj", padded, t0)
+	withPad.Gzip = paddedGz.Bytes()
+	forward(t, s, withPad)
+	if onDisk, _ := os.ReadFile(filepath.Join(s.dir(idC), segName(0))); bytes.Equal(onDisk, paddedGz.Bytes()) {
+		t.Fatal("a gzip of a padded array was stored as is")
+	}
+	for _, id := range []string{idA, idB, idC} {
 		if got := len(readEvents(t, s, id)); got != 5 {
 			t.Fatalf("%s: %d events read back, want 5", id, got)
 		}

@@ -22,8 +22,9 @@ import (
 // file's content durable before it appears under its name (rename over an
 // existing file) keep using WriteFile.
 type Group struct {
-	dir   *os.File
-	flush func() error // the file-system flush; tests replace it
+	dir    *os.File
+	shared bool         // flush covers every writer's work (syncfs that reports errors)
+	flush  func() error // the file-system flush; tests replace it
 
 	mu      sync.Mutex
 	cond    sync.Cond
@@ -41,7 +42,7 @@ func NewGroup(dir string) (*Group, error) {
 	if err != nil {
 		return nil, fmt.Errorf("durable: %w", err)
 	}
-	g := &Group{dir: d}
+	g := &Group{dir: d, shared: syncfsUsable()}
 	g.flush = g.syncfs
 	g.cond.L = &g.mu
 	return g, nil
@@ -51,7 +52,7 @@ func NewGroup(dir string) (*Group, error) {
 // paths name the files and directories written, for systems without
 // syncfs(2); on Linux they are not used.
 func (g *Group) Commit(paths ...string) error {
-	if !flushCoversAll {
+	if !g.shared {
 		if err := syncPaths(paths); err != nil {
 			return fmt.Errorf("durable: commit: %w", err)
 		}

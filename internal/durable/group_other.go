@@ -2,7 +2,7 @@
 
 package durable
 
-// flushCoversAll: without syncfs(2) each writer fsyncs its own paths.
-const flushCoversAll = false
+// syncfsUsable: there is no syncfs(2); each writer fsyncs its own paths.
+func syncfsUsable() bool { return false }
 
 func (g *Group) syncfs() error { return nil }
