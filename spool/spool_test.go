@@ -658,7 +658,7 @@ func TestEmptyOlderFormatFileReplaced(t *testing.T) {
 	stop := runT(t, s)
 	waitFor(t, "delivery", 5*time.Second, func() bool { return len(c.received()) >= 2 })
 	c.setFail(func(Segment) error { return errors.New("destination down") })
-	appendN(t, s, r, 2, 3, 100) // acknowledged, not yet delivered
+	appendN(t, s, r, 2, 3, 100)       // acknowledged, not yet delivered
 	time.Sleep(20 * time.Millisecond) // checkpoints and compaction run
 	stop()
 	s.Close()
