@@ -29,6 +29,8 @@ demo: build
 
 ## test: every test (Go unit + integration, browser e2e, web unit tests, short fuzz runs)
 test: web deps-browser
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \
+	if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) test -count=1 ./...
 	$(MAKE) test-web
