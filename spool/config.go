@@ -32,7 +32,7 @@ type Config struct {
 }
 
 // DefaultConfig returns the production defaults: 1 GiB cap, 64 MiB files,
-// backoff from 200ms to 30s, 4 deliveries in flight per forwarder, 30s
+// backoff from 200ms to 30s, 8 deliveries in flight per forwarder, 30s
 // per attempt, checkpoints every 100ms.
 func DefaultConfig() Config {
 	return Config{
@@ -41,7 +41,7 @@ func DefaultConfig() Config {
 		FileBytes:          64 << 20,
 		RetryMin:           200 * time.Millisecond,
 		RetryMax:           30 * time.Second,
-		Concurrency:        4,
+		Concurrency:        8,
 		ForwardTimeout:     30 * time.Second,
 		CheckpointInterval: 100 * time.Millisecond,
 	}
