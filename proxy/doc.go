@@ -11,7 +11,10 @@
 // engine sees it, and wraps the ResponseWriter so that the engine streams
 // (it flushes by itself only for text/event-stream), cannot panic on writers
 // that cannot be hijacked (HTTP/2), and never sends the dial error text that
-// it would put in its own 500 responses.
+// it would put in its own 500 responses. It also watches every upstream
+// body: when one breaks off, the visitor's response is aborted rather than
+// ended as if complete, and the Content-Length that the engine drops when
+// a body is replaced is put back.
 //
 // It does not know about consent, scrubbing or storage: those are handlers
 // mounted under the prefix.
