@@ -264,6 +264,7 @@ func (h *Handler) serve(r *http.Request) error {
 		Subject:    subject,
 		ReceivedAt: h.deps.Now().UTC(),
 		Events:     scrubbed,
+		Summary:    summarize(scrubbed, &res),
 	}
 	if singleMember && bytes.Equal(scrubbed, body) && body[0] == '[' && body[len(body)-1] == ']' {
 		// Nothing was scrubbed: the upload's own compressed bytes are
@@ -284,6 +285,22 @@ func (h *Handler) serve(r *http.Request) error {
 		return errSpool
 	}
 	return nil
+}
+
+// summarize turns what the scrubber saw into the segment's summary, so
+// that the local store need not parse the events again. Info aliases out.
+func summarize(out []byte, res *scrub.Result) *spool.Summary {
+	sum := &spool.Summary{
+		Events: res.Events,
+		First:  res.FirstTimestamp,
+		Last:   res.LastTimestamp,
+		Clicks: res.Clicks,
+		Info:   make([][]byte, len(res.Info)),
+	}
+	for i, sp := range res.Info {
+		sum.Info[i] = out[sp.Start:sp.End]
+	}
+	return sum
 }
 
 func (h *Handler) tooLargeWire() error {

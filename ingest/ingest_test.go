@@ -44,6 +44,14 @@ func (s *memSpool) Append(seg spool.Segment) error {
 	if seg.Gzip != nil {
 		seg.Gzip = append([]byte(nil), seg.Gzip...)
 	}
+	if seg.Summary != nil {
+		sum := *seg.Summary
+		sum.Info = nil
+		for _, e := range seg.Summary.Info {
+			sum.Info = append(sum.Info, append([]byte(nil), e...))
+		}
+		seg.Summary = &sum
+	}
 	s.segs = append(s.segs, seg)
 	return nil
 }

@@ -3,6 +3,7 @@ package spool
 import (
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"testing"
 	"time"
@@ -14,6 +15,11 @@ func FuzzDecodeRecord(f *testing.F) {
 	rec, _ := encodeRecord(testSeg(replayID(1), 3, 200))
 	sealRecord(rec, 9)
 	f.Add(rec)
+	withSum := testSeg(replayID(2), 1, 120)
+	withSum.Summary = &Summary{Events: 1, First: 1, Last: 2, Clicks: 1, Info: [][]byte{[]byte(`{"type":5}`)}}
+	rec2, _ := encodeRecord(withSum)
+	sealRecord(rec2, 3)
+	f.Add(rec2)
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		if len(data) < recHeaderSize {
@@ -34,7 +40,8 @@ func FuzzDecodeRecord(f *testing.F) {
 			}
 			sealRecord(again, lsn)
 			_, seg2, err := decodePayload(again[recHeaderSize:], uint32From(again[4:]), false)
-			if err != nil || seg2.Key() != seg.Key() || string(seg2.Events) != string(seg.Events) || string(seg2.Gzip) != string(seg.Gzip) {
+			if err != nil || seg2.Key() != seg.Key() || string(seg2.Events) != string(seg.Events) || string(seg2.Gzip) != string(seg.Gzip) ||
+				!reflect.DeepEqual(seg2.Summary, seg.Summary) {
 				t.Fatalf("re-encoded record differs: %v", err)
 			}
 		}

@@ -15,7 +15,9 @@ import (
 //	records:     payload length (uint32 LE) | CRC-32C of payload (uint32 LE) | payload
 //	payload:     LSN (uint64) | received at, Unix ns (int64) | seq (int64) |
 //	             replay id len (uint16) | replay id | subject len (uint16) | subject |
-//	             gzip len (uint32) | gzip | events
+//	             gzip len (uint32) | gzip | summary len (uint32) | summary | events
+//	summary:     events (uint32) | first (int64) | last (int64) | clicks (uint32) |
+//	             info count (uint32) | info count × (len (uint32) | JSON object)
 //
 // Files with the magic "RGSPOOL1" (written before the gzip field existed)
 // are still read; their payloads end with the subject and the events.
@@ -28,7 +30,7 @@ const (
 	fileHeaderSize = 16
 	recHeaderSize  = 8
 	payloadFixedV1 = 8 + 8 + 8 + 2 + 2
-	payloadFixed   = payloadFixedV1 + 4
+	payloadFixed   = payloadFixedV1 + 4 + 4
 	// MaxSegmentBytes bounds one encoded segment; ingest limits uploads far
 	// below it.
 	MaxSegmentBytes = 64 << 20
@@ -47,7 +49,8 @@ func encodeRecord(seg Segment) ([]byte, error) {
 	if len(seg.ReplayID) > math.MaxUint16 || len(seg.Subject) > math.MaxUint16 {
 		return nil, fmt.Errorf("spool: replay id or subject longer than %d bytes", math.MaxUint16)
 	}
-	n := payloadFixed + len(seg.ReplayID) + len(seg.Subject) + len(seg.Gzip) + len(seg.Events)
+	sum := encodeSummary(seg.Summary)
+	n := payloadFixed + len(seg.ReplayID) + len(seg.Subject) + len(seg.Gzip) + len(sum) + len(seg.Events)
 	if n > MaxSegmentBytes {
 		return nil, fmt.Errorf("spool: segment of %d bytes exceeds %d", n, MaxSegmentBytes)
 	}
@@ -70,6 +73,9 @@ func encodeRecord(seg Segment) ([]byte, error) {
 	binary.LittleEndian.PutUint32(p[i:], uint32(len(seg.Gzip)))
 	i += 4
 	i += copy(p[i:], seg.Gzip)
+	binary.LittleEndian.PutUint32(p[i:], uint32(len(sum)))
+	i += 4
+	i += copy(p[i:], sum)
 	copy(p[i:], seg.Events)
 	return buf, nil
 }
@@ -125,20 +131,91 @@ func decodePayload(payload []byte, sum uint32, v1 bool) (lsn uint64, seg Segment
 		return 0, Segment{}, fmt.Errorf("%w: field overruns payload", errBadRecord)
 	}
 	if !v1 {
-		if len(rest) < 4 {
+		var gz, sum []byte
+		var ok1, ok2 bool
+		gz, rest, ok1 = lenPrefixed(rest)
+		sum, rest, ok2 = lenPrefixed(rest)
+		if !ok1 || !ok2 {
 			return 0, Segment{}, fmt.Errorf("%w: field overruns payload", errBadRecord)
 		}
-		l := int(binary.LittleEndian.Uint32(rest))
-		if l > len(rest)-4 {
-			return 0, Segment{}, fmt.Errorf("%w: field overruns payload", errBadRecord)
+		if len(gz) > 0 {
+			seg.Gzip = gz
 		}
-		if l > 0 {
-			seg.Gzip = rest[4 : 4+l : 4+l]
+		if len(sum) > 0 {
+			if seg.Summary, err = decodeSummary(sum); err != nil {
+				return 0, Segment{}, err
+			}
 		}
-		rest = rest[4+l:]
 	}
 	seg.Events = rest
 	return lsn, seg, nil
+}
+
+// lenPrefixed splits b into a uint32-length-prefixed field (capped, so
+// appends cannot reach past it) and the rest.
+func lenPrefixed(b []byte) (field, rest []byte, ok bool) {
+	if len(b) < 4 {
+		return nil, nil, false
+	}
+	l := binary.LittleEndian.Uint32(b)
+	if uint64(l) > uint64(len(b)-4) {
+		return nil, nil, false
+	}
+	return b[4 : 4+l : 4+l], b[4+l:], true
+}
+
+// encodeSummary returns the record form of sum; nil for no summary.
+func encodeSummary(sum *Summary) []byte {
+	if sum == nil {
+		return nil
+	}
+	n := 4 + 8 + 8 + 4 + 4
+	for _, e := range sum.Info {
+		n += 4 + len(e)
+	}
+	b := make([]byte, 0, n)
+	b = binary.LittleEndian.AppendUint32(b, uint32(sum.Events))
+	b = binary.LittleEndian.AppendUint64(b, uint64(sum.First))
+	b = binary.LittleEndian.AppendUint64(b, uint64(sum.Last))
+	b = binary.LittleEndian.AppendUint32(b, uint32(sum.Clicks))
+	b = binary.LittleEndian.AppendUint32(b, uint32(len(sum.Info)))
+	for _, e := range sum.Info {
+		b = binary.LittleEndian.AppendUint32(b, uint32(len(e)))
+		b = append(b, e...)
+	}
+	return b
+}
+
+// decodeSummary parses the record form of a summary; Info aliases b.
+func decodeSummary(b []byte) (*Summary, error) {
+	bad := fmt.Errorf("%w: malformed summary", errBadRecord)
+	if len(b) < 28 {
+		return nil, bad
+	}
+	sum := &Summary{
+		Events: int(binary.LittleEndian.Uint32(b)),
+		First:  int64(binary.LittleEndian.Uint64(b[4:])),
+		Last:   int64(binary.LittleEndian.Uint64(b[12:])),
+		Clicks: int(binary.LittleEndian.Uint32(b[20:])),
+	}
+	count := int(binary.LittleEndian.Uint32(b[24:]))
+	rest := b[28:]
+	if count > len(rest)/4 {
+		return nil, bad
+	}
+	sum.Info = make([][]byte, 0, count)
+	for range count {
+		e, r, ok := lenPrefixed(rest)
+		if !ok {
+			return nil, bad
+		}
+		sum.Info = append(sum.Info, e)
+		rest = r
+	}
+	if len(rest) != 0 {
+		return nil, bad
+	}
+	return sum, nil
 }
 
 // fileHeader returns the header of a log file whose first record is lsn.

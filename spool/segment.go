@@ -27,6 +27,26 @@ type Segment struct {
 	// ingest gives it a fresh header). Forwarders that store gzip may use
 	// it as is instead of compressing Events again.
 	Gzip []byte `json:"-"`
+	// Summary, when set, is what ingest learned about Events while it
+	// scrubbed them; the local store builds the replay's metadata from it
+	// instead of parsing the events again.
+	Summary *Summary `json:"-"`
+}
+
+// Summary describes a segment's events, as the scrubber's single pass saw
+// them.
+type Summary struct {
+	// Events is the number of events.
+	Events int
+	// First and Last are the smallest and largest timestamps (ms) from 1
+	// to the end of year 9999; 0 when there is none.
+	First, Last int64
+	// Clicks counts mouse-click events.
+	Clicks int
+	// Info are the Meta (type 4) and custom (type 5) events, scrubbed JSON
+	// objects in order: the ones that name pages, the environment and
+	// console errors.
+	Info [][]byte
 }
 
 // Key is the idempotency key of a segment: a repeated upload of the same

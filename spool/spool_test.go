@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -27,6 +28,9 @@ func TestRecordRoundTrip(t *testing.T) {
 		{"no events", Segment{ReplayID: "r", Seq: 1, Subject: "s"}},
 		{"unicode", Segment{ReplayID: "é", Subject: "ü", Seq: 1 << 40, ReceivedAt: time.Unix(1, 2).UTC(), Events: []byte(`["✓"]`)}},
 		{"with gzip", Segment{ReplayID: "r", Seq: 2, Subject: "s", Events: []byte(`[1]`), Gzip: []byte{0x1f, 0x8b, 8, 0, 1, 2, 3}}},
+		{"with summary", Segment{ReplayID: "r", Seq: 3, Subject: "s", Events: []byte(`[{"type":4}]`),
+			Summary: &Summary{Events: 1, First: 5, Last: 9, Clicks: 2, Info: [][]byte{[]byte(`{"type":4}`), []byte(`{}`)}}}},
+		{"empty summary", Segment{ReplayID: "r", Seq: 4, Subject: "s", Events: []byte(`[]`), Summary: &Summary{Info: [][]byte{}}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -45,7 +49,7 @@ func TestRecordRoundTrip(t *testing.T) {
 			}
 			if got.ReplayID != tt.seg.ReplayID || got.Seq != tt.seg.Seq || got.Subject != tt.seg.Subject ||
 				!got.ReceivedAt.Equal(tt.seg.ReceivedAt) || string(got.Events) != string(tt.seg.Events) ||
-				string(got.Gzip) != string(tt.seg.Gzip) {
+				string(got.Gzip) != string(tt.seg.Gzip) || !reflect.DeepEqual(got.Summary, tt.seg.Summary) {
 				t.Fatalf("round trip: got %+v want %+v", got, tt.seg)
 			}
 			rec[len(rec)-1] ^= 1
@@ -580,8 +584,8 @@ func TestCloseDuringConcurrentAppends(t *testing.T) {
 // encodeRecordV1 writes seg in the "RGSPOOL1" record format (no gzip field).
 func encodeRecordV1(seg Segment, lsn uint64) []byte {
 	rec, _ := encodeRecord(Segment{ReplayID: seg.ReplayID, Seq: seg.Seq, Subject: seg.Subject, ReceivedAt: seg.ReceivedAt})
-	// Drop the empty gzip length, append the events.
-	rec = append(rec[:len(rec)-4], seg.Events...)
+	// Drop the empty gzip and summary lengths, append the events.
+	rec = append(rec[:len(rec)-8], seg.Events...)
 	binary.LittleEndian.PutUint32(rec, uint32(len(rec)-recHeaderSize))
 	sealRecord(rec, lsn)
 	return rec

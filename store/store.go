@@ -136,7 +136,7 @@ func (s *Store) Forward(ctx context.Context, seg spool.Segment) error {
 		s.drop(seg, resultInvalid, reason)
 		return nil
 	}
-	sum, err := summarize(events)
+	sum, err := summaryOf(seg, events)
 	if err != nil {
 		s.drop(seg, resultInvalid, "events are not a valid JSON array")
 		return nil
@@ -180,12 +180,38 @@ func (s *Store) Forward(ctx context.Context, seg spool.Segment) error {
 	return nil
 }
 
+// summaryOf returns the segment's summary. A segment from ingest carries
+// what the scrubber saw in its single pass (the events were validated
+// there): counts, timestamps, and the few Meta and custom events, which
+// are read here exactly as summarize reads them. Other segments, or a
+// summary that does not hold together, are summarized from the events.
+func summaryOf(seg spool.Segment, events []byte) (segmentSummary, error) {
+	given := seg.Summary
+	if given == nil || given.Events < 0 || given.Clicks < 0 || given.First > given.Last ||
+		given.First < 0 || given.Last > maxTimestamp || (given.First == 0) != (given.Last == 0) {
+		return summarize(events)
+	}
+	var sum segmentSummary
+	for _, raw := range given.Info {
+		var ev eventHead
+		sc := scanner{b: raw}
+		if err := sc.event(&ev); err != nil || sc.i != len(raw) || len(raw) == 0 || raw[0] != '{' {
+			return summarize(events)
+		}
+		sum.add(&ev)
+	}
+	// The scrubber saw every event; add saw only the Meta and custom ones.
+	sum.Events, sum.First, sum.Last, sum.Clicks = given.Events, given.First, given.Last, given.Clicks
+	return sum, nil
+}
+
 // isGzip reports whether b starts like a gzip member of deflate data.
 func isGzip(b []byte) bool { return len(b) >= 18 && b[0] == 0x1f && b[1] == 0x8b && b[2] == 8 }
 
-// checkSegment returns why seg cannot be stored, or "". The events are
-// fully validated by summarize (FuzzMeta checks it accepts exactly the valid
-// JSON arrays).
+// checkSegment returns why seg cannot be stored, or "". Beyond it, events
+// without a summary are fully validated by summarize (FuzzMeta checks it
+// accepts exactly the valid JSON arrays); a segment with one comes from
+// ingest, whose scrubber validated every byte.
 func checkSegment(seg spool.Segment, events []byte) string {
 	switch {
 	case !ValidID(seg.ReplayID):

@@ -37,6 +37,7 @@ const (
 	keyName                        // "name" or "id": may name a secret form field
 	keyAutocomplete                // "autocomplete"
 	keyValue                       // "value" or "content": a form field's value
+	keySource                      // "source": an incremental event's kind (common otherwise)
 )
 
 // classifyKey looks k up among the keys of the rrweb event format and
@@ -58,10 +59,12 @@ func classifyKey(k []byte) keyKind {
 		return keyAutocomplete
 	case "value", "content":
 		return keyValue
+	case "source":
+		return keySource
 	case "node", "childNodes", "tagName",
 		"attributes", "textContent", "isStyle", "isSVG", "rootId",
 		"publicId", "systemId", "width", "height", "initialOffset",
-		"top", "left", "source", "positions", "x", "y", "timeOffset", "adds",
+		"top", "left", "positions", "x", "y", "timeOffset", "adds",
 		"removes", "texts", "parentId", "nextId", "previousId", "text",
 		"isChecked", "userTriggered", "tag", "payload", "plugin", "level",
 		"trace", "class", "style", "src", "rel", "lang", "alt",

@@ -411,3 +411,48 @@ func TestLinearTime(t *testing.T) {
 		}
 	}
 }
+
+// TestResultClicksAndInfo: the pass counts clicks with integer-literal
+// semantics, leaves out-of-range timestamps out of First/Last, and locates
+// the Meta and custom events in the output (scrubbed) exactly.
+func TestResultClicksAndInfo(t *testing.T) {
+	sc, err := New(DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := `[{"type":4,"data":{"href":"https://shop.example/?token=abc123secret"},"timestamp":1700000000100},` +
+		`{"type":3,"data":{"source":2,"type":2,"id":7},"timestamp":1700000000200},` +
+		`{"data":{"type":2,"source":2},"type":3,"timestamp":1700000000300},` +
+		`{"type":3,"data":{"source":2,"type":1},"timestamp":1700000000400},` +
+		`{"type":3,"data":{"source":2,"type":2.0},"timestamp":1700000000500},` +
+		`{"type":3,"data":{"source":"2","type":2},"timestamp":1700000000600},` +
+		`{"type":3,"data":{"source":2,"type":2,"source":1},"timestamp":1700000000700},` +
+		` {"type":5,"data":{"tag":"replaygate/console","payload":{"level":"error","args":["mail jane.doe@example.com"]}},"timestamp":0},` +
+		`{"type":2,"data":{},"timestamp":1700000000900}]`
+	out, res, err := sc.Scrub(nil, []byte(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Clicks != 2 {
+		t.Errorf("Clicks = %d, want 2", res.Clicks)
+	}
+	if res.FirstTimestamp != 1700000000100 || res.LastTimestamp != 1700000000900 {
+		t.Errorf("First, Last = %d, %d", res.FirstTimestamp, res.LastTimestamp)
+	}
+	var events []json.RawMessage
+	if err := json.Unmarshal(out, &events); err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Info) != 2 {
+		t.Fatalf("Info has %d spans, want 2", len(res.Info))
+	}
+	for i, want := range []json.RawMessage{events[0], events[7]} {
+		sp := res.Info[i]
+		if got := out[sp.Start:sp.End]; !bytes.Equal(got, want) {
+			t.Errorf("span %d is %q, want %q", i, got, want)
+		}
+	}
+	if bytes.Contains(out[res.Info[1].Start:res.Info[1].End], []byte("jane.doe")) {
+		t.Error("span points at unscrubbed bytes")
+	}
+}

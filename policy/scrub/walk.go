@@ -29,6 +29,10 @@ const (
 	roleHref
 	roleAttrName  // "name", "id", "type" or "autocomplete" below an event
 	roleAttrValue // "value" or "content" below an event
+	// The two data fields the click count reads; roleDataType is also an
+	// attribute name ("type"). Keep them last: run tests role >= roleDataSource.
+	roleDataSource // "source" in an event's data
+	roleDataType   // "type" in an event's data
 )
 
 // Parser modes.
@@ -43,9 +47,30 @@ const (
 type event struct {
 	hasType, hasTS, hasHref bool
 	typ                     float64
-	ts                      int64
+	ts                      float64
 	href                    string
+	start                   int // output offset of the event's '{'
+	// Integer literals the click count needs: type 3, data.source 2 and
+	// data.type 2 (the last duplicate key wins, as in encoding/json).
+	type3, source2, action2 bool
 }
+
+// notTwo records that a click-count field holds something other than the
+// integer literal 2.
+func (ev *event) notTwo(role int) {
+	if role == roleDataSource {
+		ev.source2 = false
+	} else {
+		ev.action2 = false
+	}
+}
+
+// Timestamps outside [minTimestamp, maxTimestamp] ms are not counted in
+// Result.FirstTimestamp and LastTimestamp.
+const (
+	minTimestamp = 1
+	maxTimestamp = 253402300799999 // 9999-12-31T23:59:59.999Z
+)
 
 func bad(format string, args ...any) *InputError {
 	return &InputError{Msg: fmt.Sprintf(format, args...)}
@@ -105,11 +130,15 @@ func (st *state) run(dst, src []byte) ([]byte, Result, error) {
 			}
 			c := src[i]
 			depth := len(stack)
+
 			if depth == 1 && c != '{' {
 				return dst, res, bad("event %d must be a JSON object", res.Events)
 			}
 			if (role == roleType || role == roleTimestamp) && c != '-' && !isDigit(c) {
 				return dst, res, badField(res.Events, role)
+			}
+			if role >= roleDataSource && (c < '0' || c > '9') && c != '-' {
+				ev.notTwo(role) // a string, literal or container: not the integer 2
 			}
 			switch c {
 			case '{', '[':
@@ -117,7 +146,9 @@ func (st *state) run(dst, src []byte) ([]byte, Result, error) {
 					return dst, res, bad("events nest deeper than %d levels", sc.maxDepth)
 				}
 				if depth == 1 {
-					ev = event{}
+					// dst holds the output of src[:last]; src[last:i] follows
+					// unchanged, so this is where the event starts in the output.
+					ev = event{start: len(dst) + i - last}
 				}
 				stack = append(stack, frame{obj: c == '{', sens: sens, data: role == roleData && c == '{'})
 				st.stack = stack // keep a grown stack for the next call
@@ -143,7 +174,7 @@ func (st *state) run(dst, src []byte) ([]byte, Result, error) {
 				}
 				top := &stack[len(stack)-1]
 				switch {
-				case role == roleAttrName && !sens && sensOn:
+				case (role == roleAttrName || role == roleDataType) && !sens && sensOn:
 					top.attrSens = top.attrSens || sc.attrSensitive(attrKeyName[st.attrKey], s)
 				case role == roleAttrValue && !sens && sensOn:
 					if top.attrSens {
@@ -191,9 +222,15 @@ func (st *state) run(dst, src []byte) ([]byte, Result, error) {
 				switch role {
 				case roleType:
 					ev.typ, ev.hasType = parseNumber(src[i:end]), true
+					ev.type3 = end-i == 1 && c == '3'
 				case roleTimestamp:
-					ev.ts, ev.hasTS = int64(parseNumber(src[i:end])), true
+					ev.ts, ev.hasTS = parseNumber(src[i:end]), true
+				case roleDataSource:
+					ev.source2 = end-i == 1 && c == '2'
+				case roleDataType:
+					ev.action2 = end-i == 1 && c == '2'
 				}
+
 				if sens && sensOn {
 					if out, changed := st.scrubWhole(src[i:end]); changed {
 						dst = append(dst, src[last:i]...)
@@ -249,6 +286,9 @@ func (st *state) run(dst, src []byte) ([]byte, Result, error) {
 			if err := closeEvent(&res, &ev); err != nil {
 				return dst, res, err
 			}
+			if ev.typ == 4 || ev.typ == 5 {
+				res.Info = append(res.Info, Span{ev.start, len(dst) + i - last})
+			}
 		}
 		mode = modeAfter
 	}
@@ -270,14 +310,20 @@ func closeEvent(res *Result, ev *event) error {
 	if !ev.hasTS {
 		return badField(res.Events, roleTimestamp)
 	}
-	if res.Events == 0 || ev.ts < res.FirstTimestamp {
-		res.FirstTimestamp = ev.ts
-	}
-	if res.Events == 0 || ev.ts > res.LastTimestamp {
-		res.LastTimestamp = ev.ts
+	if ev.ts >= minTimestamp && ev.ts <= maxTimestamp {
+		ms := int64(ev.ts)
+		if res.FirstTimestamp == 0 || ms < res.FirstTimestamp {
+			res.FirstTimestamp = ms
+		}
+		if ms > res.LastTimestamp {
+			res.LastTimestamp = ms
+		}
 	}
 	if ev.typ == 4 && ev.hasHref {
 		res.URLs = append(res.URLs, ev.href)
+	}
+	if ev.type3 && ev.source2 && ev.action2 {
+		res.Clicks++
 	}
 	res.Events++
 	return nil
@@ -314,8 +360,15 @@ func (st *state) key(dst, src []byte, last, i int, stack []frame) ([]byte, int, 
 		case keyType, keyName, keyAutocomplete:
 			role = roleAttrName
 			st.attrKey = kind
+			if kind == keyType && top.data {
+				role = roleDataType
+			}
 		case keyValue:
 			role = roleAttrValue
+		case keySource:
+			if top.data {
+				role = roleDataSource
+			}
 		}
 	}
 	sens := top.sens
