@@ -18,6 +18,8 @@ func FuzzScrub(f *testing.F) {
 		`[{"type":3,"timestamp":1,"data":{"x":"Bearer abcdefgh12345678 AKIAIOSFODNN7EXAMPLE ::1 10.0.0.1 DE89370400440532013000"}}]`,
 		`[{"type":3,"timestamp":1,"data":{"x":"-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY----- 123-45-6789"}}]`,
 		`[{"type":2,"timestamp":1,"data":{"node":{"attributes":{"value":"a@b.io x","class":"c","name":"csrf_token"},"x":{"type":"hidden","value":"v"}}}}]`,
+		`[{"type":5,"timestamp":1,"data":{"tag":"t","payload":{"name":"password","value":"hunter2 a@b.io","x":1}}},{"type":3,"timestamp":2,"data":{"source":2,"type":2}}]`,
+		`[{"type":5,"timestamp":1,"data":{"tag":"t","payload":{"value":"hunter2 a@b.io","name":"password"}}},{"type":4,"timestamp":2,"data":{"href":"https://x/?token=1"}}]`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -38,7 +40,7 @@ func FuzzScrub(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, src []byte) {
 		for _, s := range []*Scanner{sc, alt} {
-			out, _, err := s.Scrub(nil, src)
+			out, first, err := s.Scrub(nil, src)
 			if err != nil {
 				var ie *InputError
 				if !errors.As(err, &ie) {
@@ -52,6 +54,7 @@ func FuzzScrub(f *testing.F) {
 			if !json.Valid(out) || !utf8.Valid(out) {
 				t.Fatalf("invalid output %q for %q", out, src)
 			}
+			checkInfo(t, out, first.Info)
 			again, res, err := s.Scrub(nil, out)
 			if err != nil {
 				t.Fatalf("output rejected: %v\nin  %q\nout %q", err, src, out)
@@ -82,4 +85,29 @@ func FuzzScrubString(f *testing.F) {
 			t.Fatalf("invalid UTF-8 out of %q: %q", s, once)
 		}
 	})
+}
+
+// checkInfo: the Info spans are exactly the output's events of type 4 and
+// 5, in order.
+func checkInfo(t *testing.T, out []byte, info []Span) {
+	t.Helper()
+	var evs []json.RawMessage
+	if err := json.Unmarshal(out, &evs); err != nil {
+		t.Fatal(err)
+	}
+	var want []json.RawMessage
+	for _, e := range evs {
+		var head struct{ Type float64 }
+		if json.Unmarshal(e, &head) == nil && (head.Type == 4 || head.Type == 5) {
+			want = append(want, e)
+		}
+	}
+	if len(info) != len(want) {
+		t.Fatalf("%d Info spans for %d Meta and custom events in %q", len(info), len(want), out)
+	}
+	for i, sp := range info {
+		if sp.Start < 0 || sp.End > len(out) || sp.Start >= sp.End || !bytes.Equal(out[sp.Start:sp.End], want[i]) {
+			t.Fatalf("Info span %v is not event %q of %q", sp, want[i], out)
+		}
+	}
 }
