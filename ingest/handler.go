@@ -36,8 +36,9 @@ type Scrubber interface {
 }
 
 // Spool keeps accepted segments durably. Append returns once seg is on disk
-// and must not keep seg.Events after it returns (Handler reuses the buffer);
-// it returns spool.ErrFull when it cannot take more.
+// and must not keep seg.Events, seg.Gzip or seg.Summary.Info after it
+// returns (Handler reuses their buffers); it returns spool.ErrFull when it
+// cannot take more.
 type Spool interface {
 	Append(seg spool.Segment) error
 }

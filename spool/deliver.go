@@ -199,7 +199,7 @@ func (r *reader) read(lf *logFile, off int64) (Segment, uint64, int64, error) {
 		return Segment{}, 0, 0, err
 	}
 	end := off + recHeaderSize + int64(n)
-	lsn, seg, err := decodePayload(payload, sum, lf.v1)
+	lsn, seg, err := decodePayload(payload, sum, lf.version)
 	if err != nil {
 		return Segment{}, 0, end, err
 	}

@@ -29,8 +29,8 @@ func FuzzDecodeRecord(f *testing.F) {
 		if err != nil || len(data)-recHeaderSize < n {
 			return
 		}
-		for _, v1 := range []bool{false, true} {
-			lsn, seg, err := decodePayload(data[recHeaderSize:recHeaderSize+n], sum, v1)
+		for version := 1; version <= formatVersion; version++ {
+			lsn, seg, err := decodePayload(data[recHeaderSize:recHeaderSize+n], sum, version)
 			if err != nil {
 				continue
 			}
@@ -39,7 +39,7 @@ func FuzzDecodeRecord(f *testing.F) {
 				t.Fatalf("decoded segment does not re-encode: %v", err)
 			}
 			sealRecord(again, lsn)
-			_, seg2, err := decodePayload(again[recHeaderSize:], uint32From(again[4:]), false)
+			_, seg2, err := decodePayload(again[recHeaderSize:], uint32From(again[4:]), formatVersion)
 			if err != nil || seg2.Key() != seg.Key() || string(seg2.Events) != string(seg.Events) || string(seg2.Gzip) != string(seg.Gzip) ||
 				!reflect.DeepEqual(seg2.Summary, seg.Summary) {
 				t.Fatalf("re-encoded record differs: %v", err)

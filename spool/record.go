@@ -11,7 +11,7 @@ import (
 
 // On-disk layout of a log file:
 //
-//	file header: magic "RGSPOOL2" | first LSN (uint64 LE)
+//	file header: magic "RGSPOOL3" | first LSN (uint64 LE)
 //	records:     payload length (uint32 LE) | CRC-32C of payload (uint32 LE) | payload
 //	payload:     LSN (uint64) | received at, Unix ns (int64) | seq (int64) |
 //	             replay id len (uint16) | replay id | subject len (uint16) | subject |
@@ -19,14 +19,19 @@ import (
 //	summary:     events (uint32) | first (int64) | last (int64) | clicks (uint32) |
 //	             info count (uint32) | info count × (len (uint32) | JSON object)
 //
-// Files with the magic "RGSPOOL1" (written before the gzip field existed)
-// are still read; their payloads end with the subject and the events.
+// Older files are still read: "RGSPOOL1" payloads end with the subject and
+// the events; "RGSPOOL2" payloads have the gzip field but no summary.
 // A record is valid only if its length fits, its checksum matches and its
 // LSN is the one expected next; the first invalid record in the newest file
 // marks a torn tail.
+// formatVersion is the version of the files this spool writes; the file
+// magic is "RGSPOOL" followed by the version digit.
+const formatVersion = 3
+
 const (
-	fileMagic      = "RGSPOOL2"
+	fileMagic      = "RGSPOOL3"
 	fileMagicV1    = "RGSPOOL1"
+	fileMagicV2    = "RGSPOOL2"
 	fileHeaderSize = 16
 	recHeaderSize  = 8
 	payloadFixedV1 = 8 + 8 + 8 + 2 + 2
@@ -96,10 +101,10 @@ func parseRecordHeader(h []byte) (n int, sum uint32, err error) {
 	return n, binary.LittleEndian.Uint32(h[4:]), nil
 }
 
-// decodePayload checks payload against sum and decodes it; v1 says the
-// record comes from an "RGSPOOL1" file. The returned segment's Events and
-// Gzip alias payload.
-func decodePayload(payload []byte, sum uint32, v1 bool) (lsn uint64, seg Segment, err error) {
+// decodePayload checks payload against sum and decodes it; version is
+// the format of the file it comes from. The returned segment's Events,
+// Gzip and Summary.Info alias payload.
+func decodePayload(payload []byte, sum uint32, version int) (lsn uint64, seg Segment, err error) {
 	if len(payload) < payloadFixedV1 {
 		return 0, Segment{}, fmt.Errorf("%w: short payload", errBadRecord)
 	}
@@ -130,22 +135,25 @@ func decodePayload(payload []byte, sum uint32, v1 bool) (lsn uint64, seg Segment
 	if !ok1 || !ok2 {
 		return 0, Segment{}, fmt.Errorf("%w: field overruns payload", errBadRecord)
 	}
-	if !v1 {
-		var gz, sum []byte
-		var ok1, ok2 bool
-		gz, rest, ok1 = lenPrefixed(rest)
-		sum, rest, ok2 = lenPrefixed(rest)
-		if !ok1 || !ok2 {
+	if version >= 2 {
+		gz, r, ok := lenPrefixed(rest)
+		if !ok {
 			return 0, Segment{}, fmt.Errorf("%w: field overruns payload", errBadRecord)
 		}
 		if len(gz) > 0 {
 			seg.Gzip = gz
 		}
-		if len(sum) > 0 {
-			if seg.Summary, err = decodeSummary(sum); err != nil {
-				return 0, Segment{}, err
-			}
+		rest = r
+	}
+	if version >= 3 {
+		sum, r, ok := lenPrefixed(rest)
+		if !ok {
+			return 0, Segment{}, fmt.Errorf("%w: field overruns payload", errBadRecord)
 		}
+		// A summary that does not parse is dropped, not the record: the
+		// store then reads the events themselves.
+		seg.Summary = decodeSummary(sum)
+		rest = r
 	}
 	seg.Events = rest
 	return lsn, seg, nil
@@ -186,11 +194,11 @@ func encodeSummary(sum *Summary) []byte {
 	return b
 }
 
-// decodeSummary parses the record form of a summary; Info aliases b.
-func decodeSummary(b []byte) (*Summary, error) {
-	bad := fmt.Errorf("%w: malformed summary", errBadRecord)
+// decodeSummary parses the record form of a summary; Info aliases b. It
+// returns nil for none or for one that does not parse.
+func decodeSummary(b []byte) *Summary {
 	if len(b) < 28 {
-		return nil, bad
+		return nil
 	}
 	sum := &Summary{
 		Events: int(binary.LittleEndian.Uint32(b)),
@@ -198,24 +206,24 @@ func decodeSummary(b []byte) (*Summary, error) {
 		Last:   int64(binary.LittleEndian.Uint64(b[12:])),
 		Clicks: int(binary.LittleEndian.Uint32(b[20:])),
 	}
-	count := int(binary.LittleEndian.Uint32(b[24:]))
+	count := uint64(binary.LittleEndian.Uint32(b[24:]))
 	rest := b[28:]
-	if count > len(rest)/4 {
-		return nil, bad
+	if count > uint64(len(rest)/4) {
+		return nil
 	}
-	sum.Info = make([][]byte, 0, count)
+	sum.Info = make([][]byte, 0, int(count))
 	for range count {
 		e, r, ok := lenPrefixed(rest)
 		if !ok {
-			return nil, bad
+			return nil
 		}
 		sum.Info = append(sum.Info, e)
 		rest = r
 	}
 	if len(rest) != 0 {
-		return nil, bad
+		return nil
 	}
-	return sum, nil
+	return sum
 }
 
 // fileHeader returns the header of a log file whose first record is lsn.
@@ -226,11 +234,21 @@ func fileHeader(firstLSN uint64) []byte {
 	return h
 }
 
-// parseFileHeader returns the first LSN recorded in a file header, and
-// whether the file is in the older format without the gzip field.
-func parseFileHeader(h []byte) (firstLSN uint64, v1 bool, err error) {
-	if len(h) < fileHeaderSize || (string(h[:8]) != fileMagic && string(h[:8]) != fileMagicV1) {
-		return 0, false, errors.New("spool: not a spool log file")
+// parseFileHeader returns the first LSN recorded in a file header and the
+// file's format version.
+func parseFileHeader(h []byte) (firstLSN uint64, version int, err error) {
+	if len(h) < fileHeaderSize {
+		return 0, 0, errors.New("spool: not a spool log file")
 	}
-	return binary.LittleEndian.Uint64(h[8:]), string(h[:8]) == fileMagicV1, nil
+	switch string(h[:8]) {
+	case fileMagic:
+		version = formatVersion
+	case fileMagicV2:
+		version = 2
+	case fileMagicV1:
+		version = 1
+	default:
+		return 0, 0, errors.New("spool: not a spool log file")
+	}
+	return binary.LittleEndian.Uint64(h[8:]), version, nil
 }

@@ -46,9 +46,9 @@ func (s *Spool) recover() error {
 	// with a bad header is set aside rather than read.
 	kept := s.files[:0]
 	for i, lf := range s.files {
-		hdrLSN, v1, err := readFileHeader(lf.path)
+		hdrLSN, version, err := readFileHeader(lf.path)
 		if err == nil && hdrLSN == lf.firstLSN {
-			lf.v1 = v1
+			lf.version = version
 			kept = append(kept, lf)
 			continue
 		}
@@ -89,7 +89,7 @@ func (s *Spool) recover() error {
 			return err
 		}
 		s.nextLSN = next
-		if last.v1 && next == last.firstLSN {
+		if last.version < formatVersion && next == last.firstLSN {
 			// An empty file in the older format: recreate it, empty, in
 			// the current one (same name, same first record number).
 			f, lf, err := s.createFile(next)
@@ -112,7 +112,7 @@ func (s *Spool) recover() error {
 		base += lf.size
 	}
 	s.endPos = base
-	if s.files[len(s.files)-1].v1 {
+	if s.files[len(s.files)-1].version < formatVersion {
 		// It holds records: new ones are written in the current format,
 		// to a new file.
 		return s.roll()
@@ -120,17 +120,17 @@ func (s *Spool) recover() error {
 	return nil
 }
 
-// readFileHeader returns the first LSN stored in a file's header and
-// whether the file is in the older format.
-func readFileHeader(path string) (uint64, bool, error) {
+// readFileHeader returns the first LSN stored in a file's header and the
+// file's format version.
+func readFileHeader(path string) (uint64, int, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return 0, false, err
+		return 0, 0, err
 	}
 	defer f.Close()
 	h := make([]byte, fileHeaderSize)
 	if _, err := io.ReadFull(f, h); err != nil {
-		return 0, false, err
+		return 0, 0, err
 	}
 	return parseFileHeader(h)
 }
@@ -166,7 +166,7 @@ func (s *Spool) recoverTail(lf *logFile) (uint64, error) {
 		if _, err := io.ReadFull(r, payload); err != nil {
 			break
 		}
-		lsn, _, err := decodePayload(payload, sum, lf.v1)
+		lsn, _, err := decodePayload(payload, sum, lf.version)
 		if err != nil || lsn != next {
 			break
 		}

@@ -62,7 +62,7 @@ type logFile struct {
 	firstLSN uint64
 	base     int64
 	size     int64 // durable size
-	v1       bool  // "RGSPOOL1" format: records without the gzip field
+	version  int   // format version (formatVersion for files this spool wrote)
 }
 
 // cursor is one forwarder's delivery progress: every LSN below lsn has been
@@ -171,7 +171,7 @@ func (s *Spool) createFile(firstLSN uint64) (*os.File, *logFile, error) {
 		f.Close()
 		return nil, nil, fmt.Errorf("spool: create %s: %w", filepath.Base(path), err)
 	}
-	return f, &logFile{path: path, firstLSN: firstLSN, size: fileHeaderSize}, nil
+	return f, &logFile{path: path, firstLSN: firstLSN, size: fileHeaderSize, version: formatVersion}, nil
 }
 
 // Append writes seg to the spool and returns once it is durable. It

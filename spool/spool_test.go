@@ -43,7 +43,7 @@ func TestRecordRoundTrip(t *testing.T) {
 			if err != nil || n != len(rec)-recHeaderSize {
 				t.Fatalf("header: n=%d err=%v", n, err)
 			}
-			lsn, got, err := decodePayload(rec[recHeaderSize:], sum, false)
+			lsn, got, err := decodePayload(rec[recHeaderSize:], sum, formatVersion)
 			if err != nil || lsn != 42 {
 				t.Fatalf("decode: lsn=%d err=%v", lsn, err)
 			}
@@ -53,7 +53,7 @@ func TestRecordRoundTrip(t *testing.T) {
 				t.Fatalf("round trip: got %+v want %+v", got, tt.seg)
 			}
 			rec[len(rec)-1] ^= 1
-			if _, _, err := decodePayload(rec[recHeaderSize:], sum, false); !errors.Is(err, errBadRecord) {
+			if _, _, err := decodePayload(rec[recHeaderSize:], sum, formatVersion); !errors.Is(err, errBadRecord) {
 				t.Fatalf("flipped bit not detected: %v", err)
 			}
 		})
@@ -581,60 +581,81 @@ func TestCloseDuringConcurrentAppends(t *testing.T) {
 	}
 }
 
-// encodeRecordV1 writes seg in the "RGSPOOL1" record format (no gzip field).
-func encodeRecordV1(seg Segment, lsn uint64) []byte {
-	rec, _ := encodeRecord(Segment{ReplayID: seg.ReplayID, Seq: seg.Seq, Subject: seg.Subject, ReceivedAt: seg.ReceivedAt})
-	// Drop the empty gzip and summary lengths, append the events.
-	rec = append(rec[:len(rec)-8], seg.Events...)
+// encodeRecordOld writes seg in an older record format: version 1 has no
+// gzip field, version 2 no summary.
+func encodeRecordOld(seg Segment, lsn uint64, version int) []byte {
+	rec, _ := encodeRecord(Segment{ReplayID: seg.ReplayID, Seq: seg.Seq, Subject: seg.Subject, ReceivedAt: seg.ReceivedAt, Gzip: seg.Gzip})
+	// Drop the empty summary length (and for version 1 the gzip length),
+	// append the events.
+	cut := 4
+	if version == 1 {
+		cut = 8
+	}
+	rec = append(rec[:len(rec)-cut], seg.Events...)
 	binary.LittleEndian.PutUint32(rec, uint32(len(rec)-recHeaderSize))
 	sealRecord(rec, lsn)
 	return rec
 }
 
-// TestReadsOlderFormat: a spool written before records carried the gzip
-// field is delivered in full after an upgrade, and new records go to a
-// new file in the current format.
-func TestReadsOlderFormat(t *testing.T) {
-	dir := t.TempDir()
-	spoolDir := filepath.Join(dir, "spool")
-	if err := os.MkdirAll(spoolDir, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	r := replayID(1)
-	data := append([]byte(fileMagicV1), make([]byte, 8)...)
-	binary.LittleEndian.PutUint64(data[8:], 1)
-	for i := range 3 {
-		data = append(data, encodeRecordV1(testSeg(r, i, 300), uint64(i+1))...)
-	}
-	if err := os.WriteFile(filepath.Join(spoolDir, logName(1)), data, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	c := newCollector("c")
-	s := openT(t, testConfig(), dir, c)
-	defer s.Close()
-	seg := testSeg(r, 3, 300)
-	seg.Gzip = []byte("gzip bytes")
-	if err := s.Append(seg); err != nil {
-		t.Fatal(err)
-	}
-	stop := runT(t, s)
-	defer stop()
-	waitFor(t, "delivery", 5*time.Second, func() bool { return len(c.received()) >= 4 })
-	if got := c.received(); !slices.Equal(got, keysOf(r, 0, 4)) {
-		t.Fatalf("got %v", got)
-	}
-	c.mu.Lock()
-	old, cur := c.segs[r+"/1"], c.segs[r+"/3"]
-	c.mu.Unlock()
-	if want := testSeg(r, 1, 300); string(old.Events) != string(want.Events) || old.Gzip != nil {
-		t.Fatalf("old record read as events %q gzip %q", old.Events, old.Gzip)
-	}
-	if string(cur.Gzip) != "gzip bytes" {
-		t.Fatalf("new record lost its gzip: %q", cur.Gzip)
-	}
-	logs, _ := filepath.Glob(filepath.Join(spoolDir, "*.log"))
-	if len(logs) != 2 {
-		t.Fatalf("want the old file and a new one, got %v", logs)
+// TestReadsOlderFormats: a spool written by an older version (records
+// without the gzip field, or without the summary) is delivered in full
+// after an upgrade, and new records go to a new file in the current format.
+func TestReadsOlderFormats(t *testing.T) {
+	for _, tc := range []struct {
+		magic   string
+		version int
+	}{{fileMagicV1, 1}, {fileMagicV2, 2}} {
+		t.Run(tc.magic, func(t *testing.T) {
+			dir := t.TempDir()
+			spoolDir := filepath.Join(dir, "spool")
+			if err := os.MkdirAll(spoolDir, 0o700); err != nil {
+				t.Fatal(err)
+			}
+			r := replayID(1)
+			data := append([]byte(tc.magic), make([]byte, 8)...)
+			binary.LittleEndian.PutUint64(data[8:], 1)
+			for i := range 3 {
+				old := testSeg(r, i, 300)
+				if tc.version == 2 && i == 2 {
+					old.Gzip = []byte("old gzip")
+				}
+				data = append(data, encodeRecordOld(old, uint64(i+1), tc.version)...)
+			}
+			if err := os.WriteFile(filepath.Join(spoolDir, logName(1)), data, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			c := newCollector("c")
+			s := openT(t, testConfig(), dir, c)
+			defer s.Close()
+			seg := testSeg(r, 3, 300)
+			seg.Gzip = []byte("gzip bytes")
+			seg.Summary = &Summary{Events: 1, Info: [][]byte{}}
+			if err := s.Append(seg); err != nil {
+				t.Fatal(err)
+			}
+			stop := runT(t, s)
+			defer stop()
+			waitFor(t, "delivery", 5*time.Second, func() bool { return len(c.received()) >= 4 })
+			if got := c.received(); !slices.Equal(got, keysOf(r, 0, 4)) {
+				t.Fatalf("got %v", got)
+			}
+			c.mu.Lock()
+			old, oldGz, cur := c.segs[r+"/1"], c.segs[r+"/2"], c.segs[r+"/3"]
+			c.mu.Unlock()
+			if want := testSeg(r, 1, 300); string(old.Events) != string(want.Events) || old.Gzip != nil || old.Summary != nil {
+				t.Fatalf("old record read as events %q gzip %q summary %v", old.Events, old.Gzip, old.Summary)
+			}
+			if tc.version == 2 && (string(oldGz.Gzip) != "old gzip" || string(oldGz.Events) != string(testSeg(r, 2, 300).Events)) {
+				t.Fatalf("version 2 record read as gzip %q events %q", oldGz.Gzip, oldGz.Events)
+			}
+			if string(cur.Gzip) != "gzip bytes" || cur.Summary == nil || cur.Summary.Events != 1 {
+				t.Fatalf("new record lost its gzip or summary: %q %v", cur.Gzip, cur.Summary)
+			}
+			logs, _ := filepath.Glob(filepath.Join(spoolDir, "*.log"))
+			if len(logs) != 2 {
+				t.Fatalf("want the old file and a new one, got %v", logs)
+			}
+		})
 	}
 }
 

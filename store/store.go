@@ -188,7 +188,8 @@ func (s *Store) Forward(ctx context.Context, seg spool.Segment) error {
 func summaryOf(seg spool.Segment, events []byte) (segmentSummary, error) {
 	given := seg.Summary
 	if given == nil || given.Events < 0 || given.Clicks < 0 || given.First > given.Last ||
-		given.First < 0 || given.Last > maxTimestamp || (given.First == 0) != (given.Last == 0) {
+		given.First < 0 || given.Last > maxTimestamp || (given.First == 0) != (given.Last == 0) ||
+		given.Clicks+len(given.Info) > given.Events || given.Events > len(events)/2 {
 		return summarize(events)
 	}
 	var sum segmentSummary

@@ -97,8 +97,9 @@ func checkInfo(t *testing.T, out []byte, info []Span) {
 	}
 	var want []json.RawMessage
 	for _, e := range evs {
-		var head struct{ Type float64 }
-		if json.Unmarshal(e, &head) == nil && (head.Type == 4 || head.Type == 5) {
+		var members map[string]json.RawMessage // exact key match, unlike struct fields
+		var typ float64
+		if json.Unmarshal(e, &members) == nil && json.Unmarshal(members["type"], &typ) == nil && (typ == 4 || typ == 5) {
 			want = append(want, e)
 		}
 	}

@@ -456,3 +456,24 @@ func TestResultClicksAndInfo(t *testing.T) {
 		t.Error("span points at unscrubbed bytes")
 	}
 }
+
+// TestRepeatedDataResetsClick: as in encoding/json, a later "data" member
+// replaces an earlier one, so an event whose last data is not a click is
+// not counted.
+func TestRepeatedDataResetsClick(t *testing.T) {
+	sc, err := New(DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for in, want := range map[string]int{
+		`[{"type":3,"data":{"source":2,"type":2},"data":{},"timestamp":1}]`:                 0,
+		`[{"type":3,"data":{"source":2,"type":2},"data":null,"timestamp":1}]`:               0,
+		`[{"type":3,"data":{},"data":{"source":2,"type":2},"timestamp":1}]`:                 1,
+		`[{"type":3,"data":{"source":2,"type":2,"x":{"source":1,"type":1}},"timestamp":1}]`: 1,
+	} {
+		_, res, err := sc.Scrub(nil, []byte(in))
+		if err != nil || res.Clicks != want {
+			t.Errorf("%s: Clicks = %d (%v), want %d", in, res.Clicks, err, want)
+		}
+	}
+}

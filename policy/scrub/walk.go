@@ -122,6 +122,9 @@ func (st *state) run(dst, src []byte) ([]byte, Result, error) {
 			if err != nil {
 				return dst, res, err
 			}
+			if role == roleData {
+				ev.source2, ev.action2 = false, false // a repeated "data" replaces the earlier one
+			}
 			mode = modeValue
 			continue
 		case modeValue:
@@ -261,6 +264,9 @@ func (st *state) run(dst, src []byte) ([]byte, Result, error) {
 					dst, last, i, role, sens, err = st.key(dst, src, last, skipWS(src, i), stack)
 					if err != nil {
 						return dst, res, err
+					}
+					if role == roleData {
+						ev.source2, ev.action2 = false, false
 					}
 				} else {
 					role, sens = roleNone, top.sens
