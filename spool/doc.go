@@ -20,9 +20,10 @@
 // records in flight or delivered since the last checkpoint are delivered
 // again (at-least-once; forwarders dedupe on Segment.Key).
 //
-// Records carry the segment's optional gzip form (Segment.Gzip) beside
-// its events; log files written before that field existed ("RGSPOOL1")
-// are still read, and new records then go to a new file.
+// Records carry the segment's optional gzip form (Segment.Gzip) and
+// summary (Segment.Summary) beside its events; log files in the older
+// formats without them ("RGSPOOL1", "RGSPOOL2") are still read, and new
+// records then go to a new file.
 //
 // The spool does not inspect or scrub segment contents, never logs them, and
 // does not own the forwarders: closing them is the caller's job.
