@@ -101,11 +101,24 @@ func (c Cookie) Encode(key []byte) string {
 	return cookieB64.EncodeToString(p) + "." + cookieB64.EncodeToString(sign(key, p))
 }
 
+// cookieChars reports whether v holds only base64url characters and dots.
+// The base64 decoder skips CR and LF, so without this check a value with
+// line breaks in it would be accepted as a second spelling of the cookie.
+func cookieChars(v string) bool {
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return true
+}
+
 // ParseCookie checks value's signature against keys (the current key first,
 // then previous ones) and decodes it. It does not judge expiry, policy
 // version or withdrawal: that is Consent's job.
 func ParseCookie(value string, keys [][]byte) (Cookie, error) {
-	if len(value) == 0 || len(value) > maxCookieLen {
+	if len(value) == 0 || len(value) > maxCookieLen || !cookieChars(value) {
 		return Cookie{}, ErrCookieMalformed
 	}
 	dot := strings.IndexByte(value, '.')
