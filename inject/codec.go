@@ -70,6 +70,8 @@ type encoder interface {
 type codecs struct {
 	gzipLevel, deflateLevel, brotliLevel int
 	lowMemory                            bool
+	splice                               bool // cut gzip pages (splice.go)
+	splicers                             sync.Pool
 
 	dictW                     sync.Pool // *dictEncoder
 	sharedGzip, sharedDeflate *sharedDeflate
@@ -91,7 +93,7 @@ const scratchSize = 32 << 10
 const brotliWindow = 18
 
 func newCodecs(cfg Config) (*codecs, error) {
-	c := &codecs{gzipLevel: cfg.GzipLevel, deflateLevel: cfg.DeflateLevel, brotliLevel: cfg.BrotliLevel, lowMemory: cfg.LowMemory}
+	c := &codecs{gzipLevel: cfg.GzipLevel, deflateLevel: cfg.DeflateLevel, brotliLevel: cfg.BrotliLevel, lowMemory: cfg.LowMemory, splice: cfg.SpliceGzip}
 	c.sharedGzip = &sharedDeflate{level: cfg.GzipLevel}
 	c.sharedDeflate = &sharedDeflate{level: cfg.DeflateLevel}
 	// Fail at start-up, not on the first response, if a level is refused.
@@ -123,21 +125,7 @@ const smallBody = 128 << 10
 // smallBody bytes) skips the low-memory encoder.
 func (c *codecs) getEncoder(e encoding, raw, small bool, w io.Writer) encoder {
 	if c.lowMemory && !small && (e == encGzip || e == encDeflate) {
-		shared := c.sharedGzip
-		if e == encDeflate {
-			shared = c.sharedDeflate
-		}
-		if z, ok := c.dictW.Get().(*dictEncoder); ok {
-			z.shared, z.format, z.raw = shared, e, raw
-			if e == encGzip {
-				z.sum = crc32.NewIEEE()
-			} else {
-				z.sum = adler32.New()
-			}
-			z.Reset(w)
-			return z
-		}
-		return newDictEncoder(shared, e, raw, w)
+		return c.getDictEncoder(e, raw, w)
 	}
 	switch e {
 	case encGzip:
@@ -170,6 +158,25 @@ func (c *codecs) getEncoder(e encoding, raw, small bool, w io.Writer) encoder {
 		return brotli.NewWriterOptions(w, brotli.WriterOptions{Quality: c.brotliLevel, LGWin: brotliWindow})
 	}
 	return nil
+}
+
+// getDictEncoder returns a shared-compressor encoder for gzip or deflate.
+func (c *codecs) getDictEncoder(e encoding, raw bool, w io.Writer) *dictEncoder {
+	shared := c.sharedGzip
+	if e == encDeflate {
+		shared = c.sharedDeflate
+	}
+	if z, ok := c.dictW.Get().(*dictEncoder); ok {
+		z.shared, z.format, z.raw = shared, e, raw
+		if e == encGzip {
+			z.sum = crc32.NewIEEE()
+		} else {
+			z.sum = adler32.New()
+		}
+		z.Reset(w)
+		return z
+	}
+	return newDictEncoder(shared, e, raw, w)
 }
 
 // putEncoder returns a closed encoder to its pool.

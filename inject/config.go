@@ -32,6 +32,11 @@ type Config struct {
 	// navigation requests and compresses the rewritten page for the client
 	// itself, which saves decoding work (see BENCH_NOTES.md).
 	UpstreamIdentity bool `yaml:"upstream_identity"`
+	// SpliceGzip re-encodes a gzip page that goes out gzip only up to the
+	// first upstream block starting 32 KiB past the insertion point and
+	// passes the rest of the upstream's stream on as it is (splice.go).
+	// It assumes one gzip member per body, as web servers send.
+	SpliceGzip bool `yaml:"splice_gzip"`
 	// OverrideScriptNone injects even when an enforced CSP forbids all
 	// scripts (script-src 'none'), replacing 'none' by the nonce. By
 	// default such pages are left alone: the site asked for no script.
@@ -57,6 +62,7 @@ func DefaultConfig() Config {
 		LowMemory:        true,
 		MaxHeadBytes:     256 << 10,
 		UpstreamIdentity: true,
+		SpliceGzip:       true,
 		Prefix:           "/__replay",
 	}
 }

@@ -554,23 +554,45 @@ func TestPrepareRequestLeavesOthersAlone(t *testing.T) {
 
 // TestRewriteDecodeErrorAfterInsertion: corruption after the head cannot
 // be undone (headers and the head are out); the body must end with an
-// error, not with a silently truncated page.
+// error, not with a silently truncated page. A spliced gzip page passes a
+// corrupt end on undecoded, as a pass-through would: the client's CRC
+// check must then fail.
 func TestRewriteDecodeErrorAfterInsertion(t *testing.T) {
 	doc := []byte(page + strings.Repeat("<p>filler text for a few blocks</p>", 4000))
 	body := encodeBytes(t, encGzip, false, doc)
 	body = append(body[:len(body)-8], 0, 0, 0, 0, 0, 0, 0, 0) // wrong CRC and size
-	srv := upstream(t, 200, http.Header{"Content-Type": {"text/html"}, "Content-Encoding": {"gzip"}}, body)
-	resp := fetch(t, http.MethodGet, srv.URL, nil)
-	if !newTestRewriter(t, nil).Rewrite(resp) {
-		t.Fatal("not rewritten")
+	for _, splice := range []bool{false, true} {
+		srv := upstream(t, 200, http.Header{"Content-Type": {"text/html"}, "Content-Encoding": {"gzip"}}, body)
+		resp := fetch(t, http.MethodGet, srv.URL, nil)
+		if !newTestRewriter(t, func(c *Config) { c.SpliceGzip = splice }).Rewrite(resp) {
+			t.Fatal("not rewritten")
+		}
+		out, err := io.ReadAll(resp.Body)
+		if !bytes.Contains(decodePrefix(out), []byte("gate.js")) {
+			t.Fatalf("splice %v: the part before the error lacks the markup", splice)
+		}
+		if splice {
+			if err != nil {
+				t.Fatalf("spliced: %v", err)
+			}
+			if _, err := io.ReadAll(mustGzip(t, out)); err == nil {
+				t.Fatal("spliced: corrupt trailer decodes without error")
+			}
+			continue
+		}
+		if err == nil {
+			t.Fatal("corrupt body read without error")
+		}
 	}
-	out, err := io.ReadAll(resp.Body)
-	if err == nil {
-		t.Fatal("corrupt body read without error")
+}
+
+func mustGzip(t *testing.T, b []byte) io.Reader {
+	t.Helper()
+	z, err := gzip.NewReader(bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
 	}
-	if !bytes.Contains(decodePrefix(out), []byte("gate.js")) {
-		t.Fatal("the part before the error lacks the markup")
-	}
+	return z
 }
 
 func decodePrefix(b []byte) []byte {

@@ -13,6 +13,7 @@ const (
 	phSearch phase = iota // looking for the insertion point
 	phCopy                // insertion done (or abandoned): copy the rest
 	phRaw                 // abandoned a compressed body: replay the raw bytes, then copy src
+	phSplice              // cut a gzip body: pass the rest of it on (splice.go)
 	phEOF
 )
 
@@ -71,12 +72,19 @@ type stream struct {
 	inserted bool  // the markup was inserted
 	insertAt int64 // at this offset of the decoded document
 	closed   atomic.Bool
+
+	spliceable bool     // gzip in and out: the body may be cut (splice.go)
+	sp         *splicer // its decoder, until the cut
+	cut        *splicer // after the cut: what the trailer needs
+	cutAt      int64    // decoded offset of the cut, 0 if none
+	cutIn      int64    // input offset of the byte the cut is in
 }
 
 // newStream wraps src. The decoder is created on the first Read: creating
 // it reads from src, which must not happen in the response hook.
 func newStream(c *codecs, src io.ReadCloser, inEnc, outEnc encoding, xml bool, markup []byte, limit int) *stream {
 	s := &stream{c: c, src: src, inEnc: inEnc, outEnc: outEnc, sc: newScanner(xml), markup: markup, limit: int64(limit)}
+	s.spliceable = c.splice && inEnc == encGzip && outEnc == encGzip
 	if inEnc != encIdentity && inEnc == outEnc {
 		// Raw input is at most a little more than the decoded bytes
 		// searched plus one decoder read-ahead.
@@ -107,6 +115,10 @@ func (s *stream) Read(p []byte) (int, error) {
 				s.phase = phEOF
 			}
 			return n, err
+		case phSplice:
+			if n, _ := s.spliceRead(p); n > 0 {
+				return n, nil
+			}
 		case phCopy:
 			if s.enc == nil && s.inEnc == encIdentity {
 				// Identity after the insertion: plain pass-through.
@@ -134,6 +146,13 @@ func (s *stream) start() error {
 		var r io.Reader = s.src
 		if s.tee != nil {
 			r = s.tee
+		}
+		if s.spliceable {
+			if err := s.startSplice(r); err != nil {
+				return err
+			}
+			s.enc = s.c.getDictEncoder(encGzip, false, &s.out)
+			return nil
 		}
 		d, err := s.c.getDecoder(s.inEnc, r)
 		s.dec = d
@@ -255,6 +274,9 @@ func (s *stream) copyStep() {
 		if n > 0 {
 			_ = s.enc.Flush()
 		}
+		if s.sp != nil {
+			s.maybeCut()
+		}
 	case err == io.EOF:
 		s.end()
 	default:
@@ -274,6 +296,7 @@ func (s *stream) abandon(cause error) {
 		if s.enc != nil {
 			s.enc = nil // dropped, not pooled: it holds a half-written stream
 		}
+		s.sp = nil
 		s.releaseScratch()
 		return
 	}
@@ -323,6 +346,10 @@ func (s *stream) finish() {
 	if s.dec.r != nil {
 		s.c.putDecoder(s.inEnc, s.dec)
 		s.dec = decoder{}
+	}
+	if s.sp != nil {
+		s.c.putSplicer(s.sp)
+		s.sp = nil
 	}
 	s.releaseScratch()
 }

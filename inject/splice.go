@@ -1,0 +1,354 @@
+package inject
+
+import (
+	"encoding/binary"
+	"errors"
+	"hash/crc32"
+	"io"
+
+	"github.com/replaygate/replaygate/inject/internal/inflate"
+)
+
+// Splicing a gzip page
+//
+// A gzip page that goes out gzip need not be re-encoded to its end. The
+// markup shifts every later byte, which breaks only the back-references
+// that reach from after the insertion point to before it; deflate
+// references reach at most 32 KiB back. So once the decoder stands at the
+// start of an upstream block at least 32 KiB past the insertion point,
+// everything up to there has been re-encoded (with the markup) and every
+// later block decodes the same after the markup as before: the rest of the
+// upstream stream is passed on as it is, without decoding it.
+//
+// Blocks start at any bit, and stored blocks depend on the position within
+// a byte, so the re-encoded part ends, after its sync flush, with empty
+// blocks that leave it as many bits into a byte as the upstream block
+// starts at (inflate.Pad); that byte is shared. The gzip trailer is
+// recomputed from the upstream's: its CRC-32 of the original page and the
+// CRC-32s of both prefixes give the CRC-32 of the new page (crc32Shift),
+// and the size grows by the markup.
+//
+// What is not checked is what is not decoded: a body that carries more
+// than one gzip member, or bytes after the member, is spliced as if the
+// last eight bytes were the member's trailer, and a corrupt upstream
+// stream reaches the client corrupt, as in a pass-through.
+
+// spliceDistance is how far past the insertion point the upstream's
+// blocks stop referring to bytes before it: deflate's largest distance.
+const spliceDistance = 32 << 10
+
+// rawKeep is how many consumed input bytes rawReader keeps: more than the
+// inflater's bit buffer can hold, so the byte a block starts in is there.
+const rawKeep = 16
+
+var (
+	errGzipHeader  = errors.New("inject: not a gzip header this rewriter can read")
+	errNoTrailer   = errors.New("inject: gzip body ended without its trailer")
+	errNoProgress  = errors.New("inject: upstream body returned no data")
+	errUnreachable = errors.New("inject: spliced block start is no longer buffered")
+)
+
+// rawReader buffers the compressed input of a splice-capable stream for
+// the inflater, keeping the last few bytes it consumed.
+type rawReader struct {
+	src  io.Reader
+	buf  []byte
+	r, w int
+	base int64 // input offset of buf[0]
+	err  error
+}
+
+func (z *rawReader) fill() error {
+	if z.err != nil {
+		return z.err
+	}
+	if drop := z.r - rawKeep; drop > 0 {
+		copy(z.buf, z.buf[drop:z.w])
+		z.base += int64(drop)
+		z.r -= drop
+		z.w -= drop
+	}
+	for i := 0; i < 100; i++ {
+		n, err := z.src.Read(z.buf[z.w:])
+		z.w += n
+		if err != nil {
+			z.err = err
+		}
+		if n > 0 {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+	z.err = errNoProgress
+	return z.err
+}
+
+// ReadByte implements io.ByteReader for the inflater.
+func (z *rawReader) ReadByte() (byte, error) {
+	for z.r == z.w {
+		if err := z.fill(); err != nil {
+			return 0, err
+		}
+	}
+	c := z.buf[z.r]
+	z.r++
+	return c, nil
+}
+
+// Read implements io.Reader (stored blocks, headers).
+func (z *rawReader) Read(p []byte) (int, error) {
+	for z.r == z.w {
+		if err := z.fill(); err != nil {
+			return 0, err
+		}
+	}
+	n := copy(p, z.buf[z.r:z.w])
+	z.r += n
+	return n, nil
+}
+
+// offset is the input offset of the next unread byte.
+func (z *rawReader) offset() int64 { return z.base + int64(z.r) }
+
+// readGzipHeader consumes a gzip member header (RFC 1952, 2.3).
+func readGzipHeader(z *rawReader) error {
+	var h [10]byte
+	if _, err := io.ReadFull(z, h[:]); err != nil {
+		return err
+	}
+	const fhcrc, fextra, fname, fcomment = 1 << 1, 1 << 2, 1 << 3, 1 << 4
+	flg := h[3]
+	if h[0] != 0x1f || h[1] != 0x8b || h[2] != 8 || flg&^(fhcrc|fextra|fname|fcomment|1) != 0 {
+		return errGzipHeader
+	}
+	if flg&fextra != 0 {
+		var xlen [2]byte
+		if _, err := io.ReadFull(z, xlen[:]); err != nil {
+			return err
+		}
+		if _, err := io.CopyN(io.Discard, z, int64(binary.LittleEndian.Uint16(xlen[:]))); err != nil {
+			return err
+		}
+	}
+	for _, f := range []byte{fname, fcomment} {
+		if flg&f == 0 {
+			continue
+		}
+		for {
+			c, err := z.ReadByte()
+			if err != nil {
+				return err
+			}
+			if c == 0 {
+				break
+			}
+		}
+	}
+	if flg&fhcrc != 0 {
+		if _, err := io.CopyN(io.Discard, z, 2); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// splicer is the decoding side of a gzip stream that may be spliced.
+type splicer struct {
+	raw   rawReader
+	inf   *inflate.Inflater
+	start int64  // input offset of the deflate data
+	pos   int64  // decoded bytes read
+	crc   uint32 // CRC-32 of those bytes
+
+	// Set by the cut.
+	cutPos  int64  // decoded bytes before the cut
+	cutCRC  uint32 // their CRC-32
+	outCRC  uint32 // CRC-32 of the rewritten bytes before the cut
+	outSize uint32 // their number, modulo 2^32
+	tail    [8]byte
+	tailN   int
+}
+
+// Read implements io.Reader: decoded bytes, counted and summed.
+func (sp *splicer) Read(p []byte) (int, error) {
+	n, err := sp.inf.Read(p)
+	sp.pos += int64(n)
+	sp.crc = crc32.Update(sp.crc, crc32.IEEETable, p[:n])
+	return n, err
+}
+
+// startSplice prepares s.in for a gzip body that may be spliced.
+func (s *stream) startSplice(src io.Reader) error {
+	sp := s.c.getSplicer()
+	s.sp = sp
+	sp.raw.src = src
+	if err := readGzipHeader(&sp.raw); err != nil {
+		return err
+	}
+	sp.start = sp.raw.offset()
+	sp.inf.Reset(&sp.raw)
+	s.in = sp
+	return nil
+}
+
+// maybeCut cuts the stream if the decoder stands at a block start far
+// enough past the insertion point; everything decoded has been encoded.
+func (s *stream) maybeCut() {
+	sp := s.sp
+	if !s.inserted || sp.pos < s.insertAt+spliceDistance {
+		return
+	}
+	bits, ok := sp.inf.BlockStart()
+	if !ok {
+		return
+	}
+	e := s.enc.(*dictEncoder) // every Write ends byte-aligned
+	at := sp.start + bits/8 - sp.raw.base
+	if at < 0 || at > int64(sp.raw.w) {
+		s.fail(errUnreachable) // cannot happen: rawKeep covers the bit buffer
+		return
+	}
+	sp.cutPos, sp.cutCRC = sp.pos, sp.crc
+	s.cutAt, s.cutIn = sp.pos, sp.start+bits/8
+	sp.outCRC, sp.outSize = e.sum.Sum32(), e.size
+	rest := sp.raw.buf[at:sp.raw.w]
+	if r := int(bits % 8); r > 0 {
+		pad, _ := inflate.Pad(r)
+		s.out.Write(pad[:len(pad)-1])
+		s.out.WriteByte(pad[len(pad)-1] | rest[0]&^(1<<r-1))
+		rest = rest[1:]
+	}
+	s.pushRaw(rest)
+	s.phase = phSplice
+	s.c.putEncoder(s.enc) // unfinished on purpose: the upstream's blocks end the stream
+	s.enc = nil
+	s.releaseSplicer()
+	s.releaseScratch()
+}
+
+// pushRaw passes upstream bytes on, holding back the last eight (the
+// trailer, at the end).
+func (s *stream) pushRaw(b []byte) {
+	sp := s.sp
+	if sp == nil {
+		sp = s.cut
+	}
+	if len(b) >= 8 {
+		s.out.Write(sp.tail[:sp.tailN])
+		s.out.Write(b[:len(b)-8])
+		sp.tailN = copy(sp.tail[:], b[len(b)-8:])
+		return
+	}
+	all := append(sp.tail[:sp.tailN:sp.tailN], b...)
+	if over := len(all) - 8; over > 0 {
+		s.out.Write(all[:over])
+		all = all[over:]
+	}
+	sp.tailN = copy(sp.tail[:], all)
+}
+
+// spliceRead copies the rest of the upstream body, then the new trailer.
+func (s *stream) spliceRead(p []byte) (int, error) {
+	sp := s.cut
+	var n int
+	var err error
+	if len(p) < 64 {
+		var small [512]byte
+		n, err = s.src.Read(small[:])
+		s.pushRaw(small[:n])
+		n = 0
+	} else {
+		k := copy(p, sp.tail[:sp.tailN])
+		n, err = s.src.Read(p[k:])
+		n += k
+		if n >= 8 {
+			sp.tailN = copy(sp.tail[:], p[n-8:n])
+			n -= 8
+		} else {
+			sp.tailN = copy(sp.tail[:], p[:n])
+			n = 0
+		}
+	}
+	switch {
+	case err == io.EOF:
+		if sp.tailN < 8 {
+			s.err = errNoTrailer
+			break
+		}
+		upCRC := binary.LittleEndian.Uint32(sp.tail[:4])
+		upSize := binary.LittleEndian.Uint32(sp.tail[4:])
+		after := upSize - uint32(sp.cutPos) // decoded bytes after the cut, modulo 2^32
+		var t [8]byte
+		binary.LittleEndian.PutUint32(t[:4], upCRC^crc32Shift(sp.cutCRC^sp.outCRC, after))
+		binary.LittleEndian.PutUint32(t[4:], sp.outSize+after)
+		s.out.Write(t[:])
+		s.phase = phEOF
+		s.cut = nil
+	case err != nil:
+		s.err = err
+	}
+	return n, nil
+}
+
+// releaseSplicer returns the decoding parts; the cut state stays.
+func (s *stream) releaseSplicer() {
+	sp := s.sp
+	s.sp = nil
+	if sp == nil {
+		return
+	}
+	s.cut = &splicer{cutPos: sp.cutPos, cutCRC: sp.cutCRC, outCRC: sp.outCRC, outSize: sp.outSize, tail: sp.tail, tailN: sp.tailN}
+	s.c.putSplicer(sp)
+}
+
+func (c *codecs) getSplicer() *splicer {
+	if sp, ok := c.splicers.Get().(*splicer); ok {
+		return sp
+	}
+	return &splicer{raw: rawReader{buf: make([]byte, 4096+rawKeep)}, inf: inflate.New(&rawReader{})}
+}
+
+func (c *codecs) putSplicer(sp *splicer) {
+	buf, inf := sp.raw.buf, sp.inf
+	*sp = splicer{raw: rawReader{buf: buf}, inf: inf}
+	c.splicers.Put(sp)
+}
+
+// crc32Shift returns crc multiplied by x^(8n) modulo the CRC-32
+// polynomial: what a CRC-32 of some bytes contributes to the CRC-32 of
+// those bytes followed by n more (zlib's crc32_combine, which is linear in
+// its first argument).
+func crc32Shift(crc, n uint32) uint32 {
+	// x^(2^k) for k = 3, 4, …: n bytes are 8n bits.
+	p := uint32(1) << 31  // x^0
+	sq := uint32(1) << 30 // x^1
+	for k := 0; k < 3; k++ {
+		sq = multModP(sq, sq)
+	}
+	for ; n != 0; n >>= 1 {
+		if n&1 != 0 {
+			p = multModP(sq, p)
+		}
+		sq = multModP(sq, sq)
+	}
+	return multModP(p, crc)
+}
+
+// multModP multiplies a and b modulo the reflected CRC-32 polynomial.
+func multModP(a, b uint32) uint32 {
+	const poly = 0xedb88320
+	var p uint32
+	for m := uint32(1) << 31; m != 0; m >>= 1 {
+		if a&m != 0 {
+			p ^= b
+		}
+		if b&1 != 0 {
+			b = b>>1 ^ poly
+		} else {
+			b >>= 1
+		}
+	}
+	return p
+}

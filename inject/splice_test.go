@@ -1,0 +1,226 @@
+package inject
+
+import (
+	"bytes"
+	stdgzip "compress/gzip"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"math/rand/v2"
+	"strings"
+	"testing"
+	"testing/iotest"
+	"time"
+
+	"github.com/klauspost/compress/gzip"
+)
+
+func TestCRC32Shift(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 1))
+	for _, n := range []int{0, 1, 3, 4, 100, 4096, 65537, 1 << 20} {
+		a := make([]byte, rng.IntN(300))
+		b := make([]byte, n)
+		for i := range a {
+			a[i] = byte(rng.Uint32())
+		}
+		for i := range b {
+			b[i] = byte(rng.Uint32())
+		}
+		want := crc32.ChecksumIEEE(append(bytes.Clone(a), b...))
+		if got := crc32Shift(crc32.ChecksumIEEE(a), uint32(n)) ^ crc32.ChecksumIEEE(b); got != want {
+			t.Errorf("len %d+%d: %08x, want %08x", len(a), n, got, want)
+		}
+	}
+}
+
+// bigPage is an HTML page of about n bytes with text that compresses like
+// a real page and numbers that do not repeat.
+func bigPage(rng *rand.Rand, n int) []byte {
+	var b strings.Builder
+	b.WriteString("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Shop</title></head>\n<body>\n")
+	for b.Len() < n {
+		fmt.Fprintf(&b, "<div class=\"card\"><a href=\"/p/%d\">Product %d</a><span class=\"price\">%d.%02d €</span></div>\n",
+			rng.IntN(1e6), rng.IntN(1e4), rng.IntN(500), rng.IntN(100))
+	}
+	b.WriteString("</body></html>\n")
+	return []byte(b.String())
+}
+
+type gzipper struct {
+	name string
+	fn   func(t *testing.T, b []byte) []byte
+}
+
+func gzippers() []gzipper {
+	std := func(level, flushEvery int, hdr bool) func(*testing.T, []byte) []byte {
+		return func(t *testing.T, b []byte) []byte {
+			var out bytes.Buffer
+			w, err := stdgzip.NewWriterLevel(&out, level)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if hdr {
+				w.Name, w.Comment, w.Extra, w.ModTime = "page.html", "a comment", []byte("xx\x02\x00ab"), time.Unix(1e9, 0)
+			}
+			for len(b) > 0 {
+				n := min(len(b), flushEvery)
+				w.Write(b[:n])
+				b = b[n:]
+				if flushEvery < 1<<30 {
+					w.Flush()
+				}
+			}
+			if err := w.Close(); err != nil {
+				t.Fatal(err)
+			}
+			return out.Bytes()
+		}
+	}
+	k := func(level int) func(*testing.T, []byte) []byte {
+		return func(t *testing.T, b []byte) []byte {
+			var out bytes.Buffer
+			w, _ := gzip.NewWriterLevel(&out, level)
+			w.Write(b)
+			w.Close()
+			return out.Bytes()
+		}
+	}
+	return []gzipper{
+		{"std-6", std(6, 1<<30, false)},
+		{"std-1-header-fields", std(1, 1<<30, true)},
+		{"std-9-flush-5000", std(9, 5000, false)},
+		{"std-huffman-only", std(stdgzip.HuffmanOnly, 1<<30, false)},
+		{"std-stored", std(stdgzip.NoCompression, 1<<30, false)},
+		{"klauspost-1", k(1)},
+		{"klauspost-6", k(6)},
+		{"klauspost-9", k(9)},
+	}
+}
+
+// TestSplice rewrites gzip pages from several encoders in uneven pieces
+// and checks that the output is one valid gzip member (CRC and size
+// checked by two decoders), that it decodes to the page with the markup
+// after <head>, and that large pages were cut: the output ends with the
+// upstream's own compressed bytes.
+func TestSplice(t *testing.T) {
+	rng := rand.New(rand.NewPCG(2, 3))
+	markup := []byte(`<script src="/__replay/gate.js" async></script>`)
+	c := testCodecs(t)
+	for _, size := range []int{20 << 10, 70 << 10, 300 << 10, 2 << 20} {
+		doc := bigPage(rng, size)
+		at := bytes.Index(doc, []byte("<head>")) + len("<head>")
+		want := append(append(bytes.Clone(doc[:at]), markup...), doc[at:]...)
+		for _, g := range gzippers() {
+			t.Run(fmt.Sprintf("%s/%dk", g.name, size>>10), func(t *testing.T) {
+				up := g.fn(t, doc)
+				sizes := []int{1 + rng.IntN(100), 1 + rng.IntN(20000), 1 + rng.IntN(3000)}
+				s := newStream(c, &chunkReader{data: up, sizes: sizes}, encGzip, encGzip, false, markup, DefaultConfig().MaxHeadBytes)
+				var r io.Reader = s
+				if size == 300<<10 {
+					r = iotest.OneByteReader(s) // reads of one byte: the small-buffer path
+				}
+				out, err := io.ReadAll(r)
+				if err != nil {
+					t.Fatalf("read: %v", err)
+				}
+				for name, z := range map[string]func() (io.Reader, error){
+					"compress/gzip": func() (io.Reader, error) { return stdgzip.NewReader(bytes.NewReader(out)) },
+					"klauspost":     func() (io.Reader, error) { return gzip.NewReader(bytes.NewReader(out)) },
+				} {
+					zr, err := z()
+					if err != nil {
+						t.Fatalf("%s: %v", name, err)
+					}
+					got, err := io.ReadAll(zr)
+					if err != nil {
+						t.Fatalf("%s: %v (cut at %d)", name, err, s.cutAt)
+					}
+					if !bytes.Equal(got, want) {
+						t.Fatalf("%s: decoded %d bytes, want %d", name, len(got), len(want))
+					}
+				}
+				if size < spliceDistance {
+					if s.cutAt != 0 {
+						t.Fatalf("a %d-byte page was cut at %d", size, s.cutAt)
+					}
+					return
+				}
+				if size >= 300<<10 && (s.cutAt == 0 || s.cutAt > 1<<20) {
+					t.Fatalf("cut at %d of %d", s.cutAt, len(doc))
+				}
+				if s.cutAt > 0 {
+					tail := up[s.cutIn+1 : len(up)-8]
+					if !bytes.HasSuffix(out[:len(out)-8], tail) {
+						t.Fatal("cut, but the output does not end with the upstream's bytes")
+					}
+				}
+			})
+		}
+	}
+}
+
+// TestSpliceOff: with splice_gzip off the whole page is re-encoded.
+func TestSpliceOff(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.SpliceGzip = false
+	c, err := newCodecs(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := bigPage(rand.New(rand.NewPCG(4, 5)), 300<<10)
+	out, s := runStream(t, c, encGzip, false, encodeBytes(t, encGzip, false, doc), []int{4096}, []byte("<b>"))
+	if s.cutAt != 0 || !bytes.Contains(decodeBytes(t, encGzip, out), []byte("<head><b>")) {
+		t.Fatalf("cut at %d", s.cutAt)
+	}
+}
+
+// TestSpliceBrokenUpstream: a body that breaks off after the cut ends
+// with an error (the proxy aborts the response), never with a trailer.
+func TestSpliceBrokenUpstream(t *testing.T) {
+	doc := bigPage(rand.New(rand.NewPCG(6, 7)), 500<<10)
+	up := encodeBytes(t, encGzip, false, doc)
+	for _, keep := range []int{len(up) / 2, len(up) - 9, len(up) - 3} {
+		src := io.MultiReader(bytes.NewReader(up[:keep]), iotest.ErrReader(io.ErrUnexpectedEOF))
+		s := newStream(testCodecs(t), io.NopCloser(src), encGzip, encGzip, false, []byte("<b>"), DefaultConfig().MaxHeadBytes)
+		if _, err := io.ReadAll(s); err == nil {
+			t.Errorf("body broken after %d of %d bytes: no error", keep, len(up))
+		}
+	}
+	// A body that simply ends early (no length to tell) gets a trailer
+	// that the client's CRC check refuses, or no trailer at all.
+	s := newStream(testCodecs(t), io.NopCloser(bytes.NewReader(up[:len(up)-3])), encGzip, encGzip, false, []byte("<b>"), DefaultConfig().MaxHeadBytes)
+	out, err := io.ReadAll(s)
+	if err == nil {
+		zr, zerr := gzip.NewReader(bytes.NewReader(out))
+		if zerr == nil {
+			_, zerr = io.ReadAll(zr)
+		}
+		if zerr == nil {
+			t.Fatal("a truncated body came out as a valid page")
+		}
+	}
+}
+
+func BenchmarkSplice(b *testing.B) {
+	doc := bigPage(rand.New(rand.NewPCG(8, 9)), 2<<20)
+	var up bytes.Buffer
+	w, _ := stdgzip.NewWriterLevel(&up, 6)
+	w.Write(doc)
+	w.Close()
+	for _, splice := range []bool{false, true} {
+		b.Run(fmt.Sprintf("splice=%v", splice), func(b *testing.B) {
+			cfg := DefaultConfig()
+			cfg.SpliceGzip = splice
+			c, _ := newCodecs(cfg)
+			buf := make([]byte, 32<<10)
+			b.SetBytes(int64(len(doc)))
+			b.ReportAllocs()
+			for b.Loop() {
+				s := newStream(c, &chunkReader{data: up.Bytes(), sizes: []int{16 << 10}}, encGzip, encGzip, false, []byte("<b>"), cfg.MaxHeadBytes)
+				if _, err := io.CopyBuffer(io.Discard, struct{ io.Reader }{s}, buf); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
