@@ -333,6 +333,7 @@ func siteHandler() http.Handler {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write([]byte(`{"ok":true}`))
 	})
+	mux.HandleFunc("/big-static.html", serveBigStatic)
 	mux.HandleFunc("/privacy", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		_, _ = w.Write([]byte("<!doctype html><title>Privacy</title><p>Privacy notice</p>"))

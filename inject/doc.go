@@ -78,6 +78,12 @@
 // servers) and the brotli encoder about 1 MiB per stream; PrepareRequest
 // avoids both for page loads.
 //
+// With Config.SpliceGzip (default), a gzip page that goes out gzip is
+// re-encoded only up to the first upstream block that starts 32 KiB past
+// the insertion point; the rest of the upstream's compressed stream is
+// passed on undecoded (splice.go). A 2 MB page costs 0.7 ms instead of
+// 7.7 ms (BenchmarkSplice).
+//
 // # PrepareRequest
 //
 // With Config.UpstreamIdentity (default), PrepareRequest rewrites the
@@ -86,7 +92,9 @@
 // request context; Rewrite then compresses the page for the client (gzip
 // if accepted, else br, else deflate) and adds Vary: Accept-Encoding.
 // Requests whose client refuses identity are not touched. Assets are not
-// touched, so they keep the upstream's compression.
+// touched, so they keep the upstream's compression. Paths known to hold a
+// large page that the upstream keeps precompressed are asked for gzip
+// instead, to be spliced (hints.go).
 //
 // # Content-Security-Policy
 //

@@ -20,6 +20,7 @@ type Rewriter struct {
 	codecs   *codecs
 	csp      cspPolicy
 	statuses map[int]bool
+	hints    pathHints // pages worth asking for gzip (hints.go)
 }
 
 // New validates cfg and returns a Rewriter that injects markup.
@@ -51,9 +52,14 @@ func New(cfg Config, markup Markup, log zerolog.Logger) (*Rewriter, error) {
 	return r, nil
 }
 
-// clientEncodingKey carries the client's Accept-Encoding from
-// PrepareRequest to Rewrite when the upstream was asked for identity.
+// clientEncodingKey carries a negotiation from PrepareRequest to Rewrite.
 type clientEncodingKey struct{}
+
+// negotiation is what PrepareRequest changed.
+type negotiation struct {
+	clientAE  string // the client's Accept-Encoding
+	askedGzip bool   // the upstream was asked for gzip, not identity
+}
 
 // PrepareRequest asks the upstream for an uncompressed body on requests
 // that are likely to return an HTML page (GET with an Accept naming
@@ -64,6 +70,10 @@ type clientEncodingKey struct{}
 // assets keep the upstream's compression; a request whose client refuses
 // identity is not touched either, so any non-HTML answer still reaches the
 // client in an encoding it accepted.
+//
+// Paths known to hold large precompressed pages are asked for gzip
+// instead, when the client accepts it and Config.SpliceGzip is set
+// (hints.go).
 //
 // The outgoing request's context is replaced (same parent) to remember
 // the client's Accept-Encoding; call it before the request is sent.
@@ -76,7 +86,13 @@ func (r *Rewriter) PrepareRequest(req *http.Request) {
 	if strings.TrimSpace(ae) == "" || !acceptable(ae, "identity") {
 		return
 	}
-	*req = *req.WithContext(context.WithValue(req.Context(), clientEncodingKey{}, ae))
+	n := negotiation{clientAE: ae}
+	n.askedGzip = r.cfg.SpliceGzip && acceptable(ae, "gzip") && r.hints.get(req.URL.Path) == hintLarge
+	*req = *req.WithContext(context.WithValue(req.Context(), clientEncodingKey{}, n))
+	if n.askedGzip {
+		req.Header.Set("Accept-Encoding", "gzip")
+		return
+	}
 	req.Header.Set("Accept-Encoding", "identity")
 }
 
@@ -95,9 +111,17 @@ func (r *Rewriter) Rewrite(resp *http.Response) bool {
 	mt, _, _ := mime.ParseMediaType(h.Get("Content-Type")) // validated in ineligible
 	inEnc, _ := parseEncoding(h.Values("Content-Encoding"))
 	outEnc := inEnc
-	clientAE, negotiated := resp.Request.Context().Value(clientEncodingKey{}).(string)
+	neg, negotiated := resp.Request.Context().Value(clientEncodingKey{}).(negotiation)
 	if negotiated && inEnc == encIdentity {
-		outEnc = pickEncoding(clientAE)
+		outEnc = pickEncoding(neg.clientAE)
+	}
+	if negotiated && r.cfg.SpliceGzip {
+		switch {
+		case inEnc == encIdentity && resp.ContentLength > smallBody:
+			r.hints.set(resp.Request.URL.Path, hintLarge)
+		case inEnc == encGzip && neg.askedGzip && resp.ContentLength < 0:
+			r.hints.set(resp.Request.URL.Path, hintOnTheFly)
+		}
 	}
 
 	edit := r.csp.plan(h)
@@ -123,6 +147,8 @@ func (r *Rewriter) Rewrite(resp *http.Response) bool {
 	}
 	if outEnc != inEnc {
 		h.Set("Content-Encoding", outEnc.String())
+	}
+	if outEnc != inEnc || (negotiated && neg.askedGzip) {
 		addVary(h, "Accept-Encoding")
 	}
 	resp.Uncompressed = false

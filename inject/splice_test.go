@@ -7,6 +7,9 @@ import (
 	"hash/crc32"
 	"io"
 	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -223,4 +226,158 @@ func BenchmarkSplice(b *testing.B) {
 			}
 		})
 	}
+}
+
+// TestPathHints: a large page is asked for gzip once it has been seen,
+// and spliced; an upstream that compresses it on the fly is asked for
+// identity again; small pages and clients without gzip stay on identity.
+func TestPathHints(t *testing.T) {
+	doc := bigPage(rand.New(rand.NewPCG(10, 11)), 400<<10)
+	gz := encodeBytes(t, encGzip, false, doc)
+	var seen []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ae := r.Header.Get("Accept-Encoding")
+		seen = append(seen, r.URL.Path+" "+ae)
+		w.Header().Set("Content-Type", "text/html")
+		body := doc
+		if r.URL.Path == "/small" {
+			body = []byte(page)
+		}
+		if ae == "gzip" && r.URL.Path != "/small" {
+			w.Header().Set("Content-Encoding", "gzip")
+			if r.URL.Path == "/onthefly" {
+				w.(http.Flusher).Flush() // chunked: no Content-Length
+			} else {
+				w.Header().Set("Content-Length", strconv.Itoa(len(gz)))
+			}
+			w.Write(gz)
+			return
+		}
+		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+		w.Write(body)
+	}))
+	defer srv.Close()
+	rw := newTestRewriter(t, nil)
+	get := func(path, ae string) {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodGet, srv.URL+path, nil)
+		req.Header.Set("Accept", "text/html")
+		req.Header.Set("Accept-Encoding", ae)
+		rw.PrepareRequest(req)
+		tr := &http.Transport{DisableCompression: true}
+		defer tr.CloseIdleConnections()
+		resp, err := tr.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		if !rw.Rewrite(resp) {
+			t.Fatalf("%s: not rewritten", path)
+		}
+		if !strings.Contains(resp.Header.Get("Vary"), "Accept-Encoding") {
+			t.Fatalf("%s: Vary %q", path, resp.Header.Get("Vary"))
+		}
+		out, err := io.ReadAll(resp.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e, _ := parseEncoding(resp.Header.Values("Content-Encoding"))
+		if !bytes.Contains(decodeBytes(t, e, out), []byte("gate.js")) {
+			t.Fatalf("%s: markup missing", path)
+		}
+	}
+	for i := 0; i < 3; i++ {
+		get("/big", "gzip, deflate, br")
+		get("/onthefly", "gzip, br")
+		get("/small", "gzip")
+		get("/big-br-client", "br")
+	}
+	want := []string{
+		"/big identity", "/onthefly identity", "/small identity", "/big-br-client identity",
+		"/big gzip", "/onthefly gzip", "/small identity", "/big-br-client identity",
+		"/big gzip", "/onthefly identity", "/small identity", "/big-br-client identity",
+	}
+	if strings.Join(seen, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("upstream saw:\n%s\nwant:\n%s", strings.Join(seen, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+func TestPathHintsBounded(t *testing.T) {
+	var h pathHints
+	for i := 0; i < 3*maxHints; i++ {
+		h.set(fmt.Sprintf("/p/%d", i), hintLarge)
+		if len(h.m) > maxHints {
+			t.Fatalf("%d paths kept", len(h.m))
+		}
+	}
+	h.set("/x", hintOnTheFly)
+	h.set("/x", hintLarge)
+	if h.get("/x") != hintOnTheFly {
+		t.Fatal("an on-the-fly path went back to gzip")
+	}
+}
+
+// FuzzSplice rewrites a page of 33–100 KB, whose start the fuzzer
+// chooses, gzip-compressed at a chosen level with chosen flushes and
+// delivered in chosen pieces, with and without splicing: both outputs must
+// be valid gzip (CRC and size checked) of the same page.
+func FuzzSplice(f *testing.F) {
+	f.Add([]byte("<!DOCTYPE html><html><head><title>x</title>"), uint64(1), int8(6), uint16(4000), uint16(0))
+	f.Add([]byte("<html><!-- <head> --><HEAD>"), uint64(2), int8(-2), uint16(1), uint16(7001))
+	f.Add([]byte("<p>no head here, body follows"), uint64(3), int8(0), uint16(65535), uint16(300))
+	f.Add([]byte("\xef\xbb\xbf<html><script>var a='<head>'</script><head>"), uint64(4), int8(9), uint16(17), uint16(33000))
+	spliced, whole := testCodecs(f), func() *codecs {
+		cfg := DefaultConfig()
+		cfg.SpliceGzip = false
+		c, _ := newCodecs(cfg)
+		return c
+	}()
+	markup := []byte(`<script src="/__replay/gate.js"></script>`)
+	f.Fuzz(func(t *testing.T, start []byte, seed uint64, level int8, piece uint16, flushEvery uint16) {
+		if len(start) > 4096 {
+			return
+		}
+		rng := rand.New(rand.NewPCG(seed, 0))
+		doc := append(bytes.Clone(start), bigPage(rng, 33<<10+rng.IntN(67<<10))...)
+		lvl := int(level)%11 - 1 // -2 … 9: Huffman only, default, stored … best
+		if lvl < -2 {
+			lvl = -2
+		}
+		var up bytes.Buffer
+		zw, err := stdgzip.NewWriterLevel(&up, lvl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for rest := doc; len(rest) > 0; {
+			n := len(rest)
+			if flushEvery > 0 {
+				n = min(n, int(flushEvery))
+			}
+			zw.Write(rest[:n])
+			rest = rest[n:]
+			if flushEvery > 0 {
+				zw.Flush()
+			}
+		}
+		zw.Close()
+		sizes := []int{int(piece) + 1, int(piece)/3 + 1}
+		var got [2][]byte
+		for i, c := range []*codecs{spliced, whole} {
+			s := newStream(c, &chunkReader{data: up.Bytes(), sizes: sizes}, encGzip, encGzip, false, markup, DefaultConfig().MaxHeadBytes)
+			out, err := io.ReadAll(s)
+			if err != nil {
+				t.Fatalf("read: %v", err)
+			}
+			zr, err := stdgzip.NewReader(bytes.NewReader(out))
+			if err != nil {
+				t.Fatalf("splice %v: %v", i == 0, err)
+			}
+			if got[i], err = io.ReadAll(zr); err != nil {
+				t.Fatalf("splice %v: %v (cut at %d)", i == 0, err, s.cutAt)
+			}
+		}
+		if !bytes.Equal(got[0], got[1]) {
+			t.Fatalf("spliced page (%d bytes) differs from the re-encoded one (%d bytes)", len(got[0]), len(got[1]))
+		}
+	})
 }

@@ -1,0 +1,70 @@
+package inject
+
+import "sync"
+
+// Asking the upstream for gzip
+//
+// On loopback, asking the upstream for an uncompressed page is usually
+// cheapest: nobody decodes, and replaygate compresses at an on-the-fly
+// level. A large page the upstream keeps precompressed (nginx
+// gzip_static, Caddy's precompressed files, a CDN-built static site) is
+// the exception: asked for gzip, the upstream sends its stored bytes, and
+// splicing (splice.go) re-encodes only the page's first 32–100 KiB.
+//
+// pathHints remembers such pages. A page that came uncompressed with a
+// Content-Length above smallBody marks its path large; from then on
+// PrepareRequest asks for gzip on that path (if the client accepts gzip).
+// If the upstream answers that with gzip of unknown length, it compresses
+// on the fly: its work would replace ours at a slower level, so the path
+// goes back to identity for good. A gzip answer with a length is taken
+// as precompressed and keeps the path on gzip.
+//
+// Paths (never query strings) are kept in memory only, at most
+// maxHints of them; when full, an arbitrary sixteenth is dropped.
+
+// maxHints bounds the paths remembered.
+const maxHints = 4096
+
+type hint uint8
+
+const (
+	hintNone     hint = iota
+	hintLarge         // ask for gzip
+	hintOnTheFly      // the upstream compresses it on the fly: ask for identity
+)
+
+type pathHints struct {
+	mu sync.Mutex
+	m  map[string]hint
+}
+
+func (h *pathHints) get(path string) hint {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.m[path]
+}
+
+// set records v for path; a path found on the fly stays so.
+func (h *pathHints) set(path string, v hint) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.m == nil {
+		h.m = make(map[string]hint)
+	}
+	if old, ok := h.m[path]; ok {
+		if old != hintOnTheFly {
+			h.m[path] = v
+		}
+		return
+	}
+	if len(h.m) >= maxHints {
+		drop := maxHints / 16
+		for k := range h.m {
+			delete(h.m, k)
+			if drop--; drop == 0 {
+				break
+			}
+		}
+	}
+	h.m[path] = v
+}
