@@ -28,6 +28,10 @@ PER_REPLAY=${PER_REPLAY:-10}
 SIZE=${SIZE:-20480}
 SIZE_OF=${SIZE_OF:-json}
 DRAIN=${DRAIN:-60s}
+# RG_BIN: a replaygate binary to measure; by default the working tree is
+# built into bin/replaygate first, so a stale binary is never measured.
+BUILD_RG=0
+[[ -z ${RG_BIN:-} ]] && BUILD_RG=1
 RG_BIN=${RG_BIN:-$ROOT/bin/replaygate}
 RG_CONFIG=${RG_CONFIG:-}
 DATA_PARENT=${DATA_PARENT:-/tmp}
@@ -60,7 +64,7 @@ DATA="$WORK/data"
 RG_PID=""
 
 if [[ -z $TARGET ]]; then
-	[[ -x $RG_BIN ]] || { log "building $RG_BIN"; go build -o "$RG_BIN" ./cmd/replaygate; }
+	if [[ $BUILD_RG == 1 ]]; then log "building $RG_BIN from the working tree"; go build -o "$RG_BIN" ./cmd/replaygate; fi
 	port=$(free_port)
 	admin=$(free_port)
 	extra=()

@@ -29,6 +29,10 @@ TTFB_N=${TTFB_N:-20}
 INFLIGHT_K=${INFLIGHT_K:-32}
 NGINX_WORKERS=${NGINX_WORKERS:-$(nproc)}
 NGINX_GZIP_LEVEL=${NGINX_GZIP_LEVEL:-1}
+# RG_BIN: a replaygate binary to measure; by default the working tree is
+# built into bin/replaygate first, so a stale binary is never measured.
+BUILD_RG=0
+[[ -z ${RG_BIN:-} ]] && BUILD_RG=1
 RG_BIN=${RG_BIN:-$ROOT/bin/replaygate}
 RG_CONFIG=${RG_CONFIG:-}
 OUT=${OUT:-$ROOT/bench/results/latest.md}
@@ -67,9 +71,9 @@ log "work dir: $WORK"
 mkdir -p "$WORK/bin"
 log "building bench tools"
 run_waited go build -o "$WORK/bin/" ./bench/cmd/upstream ./bench/cmd/bareproxy ./bench/cmd/probe ./bench/cmd/ttfb ./bench/cmd/inflight ./bench/cmd/report
-if [[ ! -x $RG_BIN ]]; then
-	log "building $RG_BIN"
-	go build -o "$RG_BIN" ./cmd/replaygate
+if [[ $BUILD_RG == 1 ]]; then
+	log "building $RG_BIN from the working tree"
+	run_waited go build -o "$RG_BIN" ./cmd/replaygate
 fi
 
 # --- peers --------------------------------------------------------------

@@ -37,6 +37,11 @@ import (
 // blocks stop referring to bytes before it: deflate's largest distance.
 const spliceDistance = 32 << 10
 
+// searchEager is how much decoded output the inflater hands out at a
+// time while the insertion point is searched; afterwards it fills its
+// 32 KiB window first.
+const searchEager = 4 << 10
+
 // rawKeep is how many consumed input bytes rawReader keeps: more than the
 // inflater's bit buffer can hold, so the byte a block starts in is there.
 const rawKeep = 16
@@ -189,6 +194,7 @@ func (s *stream) startSplice(src io.Reader) error {
 	}
 	sp.start = sp.raw.offset()
 	sp.inf.Reset(&sp.raw)
+	sp.inf.SetEager(searchEager) // the page's start comes out early (time to first byte)
 	s.in = sp
 	return nil
 }

@@ -381,3 +381,63 @@ func FuzzSplice(f *testing.F) {
 		}
 	})
 }
+
+// gatedReader hands out at most limit bytes until open is set, in pieces
+// of 500 bytes; reading further before that fails the test.
+type gatedReader struct {
+	t     *testing.T
+	data  []byte
+	limit int
+	open  bool
+}
+
+func (g *gatedReader) Read(p []byte) (int, error) {
+	if len(g.data) == 0 {
+		return 0, io.EOF
+	}
+	if !g.open && g.limit <= 0 {
+		g.t.Fatal("the rewriter read on before it gave out the page's start and the tag")
+	}
+	n := min(len(p), len(g.data), 500)
+	if !g.open {
+		n = min(n, g.limit)
+		g.limit -= n
+	}
+	copy(p, g.data[:n])
+	g.data = g.data[n:]
+	return n, nil
+}
+
+func (g *gatedReader) Close() error { return nil }
+
+// TestSpliceTagLeavesEarly: from a gzip page, the page's start and the tag
+// come out after a few KiB of it were decoded, not after the decoder's
+// 32 KiB window filled (searchEager).
+func TestSpliceTagLeavesEarly(t *testing.T) {
+	doc := bigPage(rand.New(rand.NewPCG(12, 13)), 300<<10)
+	up := encodeBytes(t, encGzip, false, doc)
+	g := &gatedReader{t: t, data: up, limit: 3000} // ~15 KiB of page
+	s := newStream(testCodecs(t), g, encGzip, encGzip, false, []byte("<b>"), DefaultConfig().MaxHeadBytes)
+	buf := make([]byte, 64<<10)
+	n, err := s.Read(buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.open = true
+	zr, err := gzip.NewReader(bytes.NewReader(buf[:n]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, _ := io.ReadAll(zr) // unexpected EOF: the stream goes on
+	at := bytes.Index(doc, []byte("<head>")) + len("<head>")
+	if want := string(doc[:at]) + "<b>"; string(first) != want {
+		t.Fatalf("first output decodes to %q, want %q", first, want)
+	}
+	rest, err := io.ReadAll(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := decodeBytes(t, encGzip, append(buf[:n:n], rest...)); !bytes.Equal(got[at+3:], doc[at:]) {
+		t.Fatal("the rest of the page is wrong")
+	}
+}

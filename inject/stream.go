@@ -197,6 +197,9 @@ func (s *stream) searchStep() {
 		case found:
 			k := int(at - base)
 			s.inserted, s.insertAt = true, at
+			if s.sp != nil {
+				s.sp.inf.SetEager(0)
+			}
 			s.emit(chunk[:k])
 			s.emit(s.markup)
 			s.phase = phCopy

@@ -3,7 +3,9 @@ package proxy
 import (
 	"bufio"
 	"bytes"
+	"compress/gzip"
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -12,6 +14,7 @@ import (
 	"net/textproto"
 	"net/url"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -735,5 +738,70 @@ func TestBrokenSmallPageIs502(t *testing.T) {
 	b, err := io.ReadAll(resp.Body)
 	if err != nil || resp.StatusCode != http.StatusBadGateway || strings.TrimSpace(string(b)) != `{"error":"upstream unavailable"}` {
 		t.Fatalf("%d %q %v", resp.StatusCode, b, err)
+	}
+}
+
+// TestLargePrecompressedPageIsSpliced: through the whole proxy, a large
+// page is first asked uncompressed, then (its path now known) asked for
+// gzip, which the upstream sends precompressed; the visitor gets a valid
+// gzip page with the gate either way.
+func TestLargePrecompressedPageIsSpliced(t *testing.T) {
+	var doc bytes.Buffer
+	doc.WriteString("<!doctype html><html><head><title>big</title></head><body>")
+	for i := 0; doc.Len() < 600<<10; i++ {
+		fmt.Fprintf(&doc, "<p data-i=%d>row %d of the catalogue</p>\n", i, i*7919%100003)
+	}
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write(doc.Bytes())
+	zw.Close()
+	var seen []string
+	var mu sync.Mutex
+	up := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		seen = append(seen, r.Header.Get("Accept-Encoding"))
+		mu.Unlock()
+		w.Header().Set("Content-Type", "text/html")
+		body := doc.Bytes()
+		if strings.Contains(r.Header.Get("Accept-Encoding"), "gzip") {
+			body = gz.Bytes()
+			w.Header().Set("Content-Encoding", "gzip")
+		}
+		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+		w.Write(body)
+	})
+	icfg := inject.DefaultConfig()
+	icfg.Prefix = "/__replay"
+	rw, err := inject.New(icfg, inject.DefaultMarkup("/__replay"), zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := newStack(t, up, func(_ *Config, o *Options) { o.Rewriter = rw })
+	tr := &http.Transport{DisableCompression: true}
+	defer tr.CloseIdleConnections()
+	for i := 0; i < 3; i++ {
+		req, _ := http.NewRequest(http.MethodGet, s.srv.URL+"/catalogue", nil)
+		req.Header.Set("Accept", "text/html")
+		req.Header.Set("Accept-Encoding", "gzip, br")
+		resp, err := tr.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil || resp.Header.Get("Content-Encoding") != "gzip" {
+			t.Fatalf("load %d: %q, %v", i, resp.Header.Get("Content-Encoding"), err)
+		}
+		zr, err := gzip.NewReader(bytes.NewReader(out))
+		if err != nil {
+			t.Fatal(err)
+		}
+		page, err := io.ReadAll(zr)
+		if err != nil || !bytes.Contains(page, []byte("/__replay/gate.js")) || !bytes.HasSuffix(page, doc.Bytes()[doc.Len()-1000:]) {
+			t.Fatalf("load %d: %d bytes, %v", i, len(page), err)
+		}
+	}
+	if got := strings.Join(seen, ","); got != "identity,gzip,gzip" {
+		t.Fatalf("upstream saw Accept-Encoding %s, want identity,gzip,gzip", got)
 	}
 }

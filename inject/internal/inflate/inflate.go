@@ -266,6 +266,32 @@ type Inflater struct {
 	// atBlock is set when a non-final block has ended and cleared when
 	// the next block header is read.
 	atBlock bool
+
+	// Output is handed out once the window is full or, with SetEager,
+	// once eager bytes are pending: at dict.wrPos == flushPos.
+	eager, flushPos int
+}
+
+// handOut makes the pending output readable.
+func (f *Inflater) handOut() {
+	f.toRead = f.dict.readFlush()
+	f.setFlushPos()
+}
+
+func (f *Inflater) setFlushPos() {
+	f.flushPos = len(f.dict.hist)
+	if f.eager > 0 {
+		f.flushPos = min(f.flushPos, f.dict.wrPos+f.eager)
+	}
+}
+
+// SetEager makes Huffman blocks hand out their output whenever n bytes
+// are pending (n > 0), instead of when the 32 KiB window is full (n = 0,
+// the standard library's behaviour): the first bytes of a page come out
+// sooner, at the cost of more, smaller Reads.
+func (f *Inflater) SetEager(n int) {
+	f.eager = n
+	f.setFlushPos()
 }
 
 func (f *Inflater) nextBlock() {
@@ -317,7 +343,7 @@ func (f *Inflater) Read(b []byte) (int, error) {
 		}
 		f.step(f)
 		if f.err != nil && len(f.toRead) == 0 {
-			f.toRead = f.dict.readFlush() // Flush what's left in case of error
+			f.handOut() // Flush what's left in case of error
 		}
 	}
 }
@@ -472,8 +498,8 @@ readLiteral:
 		switch {
 		case v < 256:
 			f.dict.writeByte(byte(v))
-			if f.dict.availWrite() == 0 {
-				f.toRead = f.dict.readFlush()
+			if f.dict.wrPos >= f.flushPos {
+				f.handOut()
 				f.step = (*Inflater).huffmanBlock
 				f.stepState = stateInit
 				return
@@ -579,8 +605,8 @@ copyHistory:
 		}
 		f.copyLen -= cnt
 
-		if f.dict.availWrite() == 0 || f.copyLen > 0 {
-			f.toRead = f.dict.readFlush()
+		if f.dict.wrPos >= f.flushPos || f.copyLen > 0 {
+			f.handOut()
 			f.step = (*Inflater).huffmanBlock // We need to continue this work
 			f.stepState = stateDict
 			return
@@ -611,7 +637,7 @@ func (f *Inflater) dataBlock() {
 	}
 
 	if n == 0 {
-		f.toRead = f.dict.readFlush()
+		f.handOut()
 		f.finishBlock()
 		return
 	}
@@ -638,7 +664,7 @@ func (f *Inflater) copyData() {
 	}
 
 	if f.dict.availWrite() == 0 || f.copyLen > 0 {
-		f.toRead = f.dict.readFlush()
+		f.handOut()
 		f.step = (*Inflater).copyData
 		return
 	}
@@ -648,14 +674,14 @@ func (f *Inflater) copyData() {
 func (f *Inflater) finishBlock() {
 	if f.final {
 		if f.dict.availRead() > 0 {
-			f.toRead = f.dict.readFlush()
+			f.handOut()
 		}
 		f.err = io.EOF
 	} else {
 		// Hand out the block's output now, so that the caller sees the
 		// boundary between Reads (BlockStart).
 		if f.dict.availRead() > 0 {
-			f.toRead = f.dict.readFlush()
+			f.handOut()
 		}
 		f.atBlock = true
 	}
@@ -769,6 +795,7 @@ func (f *Inflater) Reset(r Reader) {
 		step:     (*Inflater).nextBlock,
 	}
 	f.dict.init(maxMatchOffset, nil)
+	f.setFlushPos()
 }
 
 // BlockStart reports whether, between two Reads, f stands exactly at the

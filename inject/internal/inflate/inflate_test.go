@@ -123,6 +123,9 @@ func TestBlockStarts(t *testing.T) {
 			t.Run(fmt.Sprintf("%s/%d", c.name, size), func(t *testing.T) {
 				comp := c.fn(data)
 				f := New(&byteReader{b: comp, step: 1 + rng.IntN(5000)})
+				if rng.IntN(2) == 0 {
+					f.SetEager(1 + rng.IntN(9000))
+				}
 				var out []byte
 				buf := make([]byte, 1+rng.IntN(70000))
 				starts := 0
@@ -190,6 +193,9 @@ func FuzzInflate(f *testing.F) {
 	f.Fuzz(func(t *testing.T, comp []byte) {
 		want, wantErr := io.ReadAll(stdflate.NewReader(bytes.NewReader(comp)))
 		f := New(&byteReader{b: comp, step: 7})
+		if len(comp)%3 == 0 {
+			f.SetEager(len(comp))
+		}
 		var got []byte
 		buf := make([]byte, 1000)
 		var err error
