@@ -296,6 +296,13 @@ log "wrk command (first run; the others differ in URL, Accept-Encoding and -c): 
 # share the proxy's CPUs, and the real-time client measures what it sees.
 modes=(primed back-to-back)
 chrt -f 10 true 2>/dev/null && modes=(primed-rt "${modes[@]}")
+[[ $TTFB_N -gt 0 ]] || modes=()
+# One unmeasured request per peer first, so that every peer has seen the
+# page (replaygate learns which paths to ask for precompressed gzip).
+for peer in $PEERS; do
+	[[ ${#modes[@]} -gt 0 ]] || break
+	run_waited "$WORK/bin/ttfb" --url "${URL[$peer]}/page-10m.html" -n 1 --accept-encoding gzip >/dev/null || die "ttfb warm-up $peer failed"
+done
 for mode in "${modes[@]}"; do
 	for peer in $PEERS; do
 		prime=() rt=()
