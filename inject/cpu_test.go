@@ -34,8 +34,9 @@ func TestCPUCost(t *testing.T) {
 	lowOff := func(c *Config) { c.LowMemory = false }
 	rows := []row{
 		{"identity", encIdentity, encIdentity, 16 << 10, nil},
-		{"gzip->gzip lowmem", encGzip, encGzip, 16 << 10, nil},
-		{"gzip->gzip level1", encGzip, encGzip, 16 << 10, lowOff},
+		{"gzip->gzip spliced (default)", encGzip, encGzip, 16 << 10, nil},
+		{"gzip->gzip lowmem, splice off", encGzip, encGzip, 16 << 10, func(c *Config) { c.SpliceGzip = false }},
+		{"gzip->gzip level1, splice off", encGzip, encGzip, 16 << 10, func(c *Config) { c.LowMemory, c.SpliceGzip = false, false }},
 		{"deflate->deflate lowmem", encDeflate, encDeflate, 16 << 10, nil},
 		{"br->br q1", encBrotli, encBrotli, 16 << 10, nil},
 		{"identity->gzip lowmem", encIdentity, encGzip, 16 << 10, nil},

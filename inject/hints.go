@@ -17,7 +17,12 @@ import "sync"
 // If the upstream answers that with gzip of unknown length, it compresses
 // on the fly: its work would replace ours at a slower level, so the path
 // goes back to identity for good. A gzip answer with a length is taken
-// as precompressed and keeps the path on gzip.
+// as precompressed and keeps the path on gzip, as long as splicing pays:
+// if the first usable block boundary lay past half the page (encoders
+// start a block every 50–150 KiB, so a page of 150 KiB may have to be
+// decoded almost whole), decoding and re-encoding costs more than
+// compressing the uncompressed page, and the path goes back to identity
+// for good too.
 //
 // Paths (never query strings) are kept in memory only, at most
 // maxHints of them; when full, an arbitrary sixteenth is dropped.
@@ -30,7 +35,7 @@ type hint uint8
 const (
 	hintNone     hint = iota
 	hintLarge         // ask for gzip
-	hintOnTheFly      // the upstream compresses it on the fly: ask for identity
+	hintIdentity      // gzip does not pay for this path: ask for identity
 )
 
 type pathHints struct {
@@ -44,7 +49,7 @@ func (h *pathHints) get(path string) hint {
 	return h.m[path]
 }
 
-// set records v for path; a path found on the fly stays so.
+// set records v for path; a path found not to pay stays so.
 func (h *pathHints) set(path string, v hint) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -52,7 +57,7 @@ func (h *pathHints) set(path string, v hint) {
 		h.m = make(map[string]hint)
 	}
 	if old, ok := h.m[path]; ok {
-		if old != hintOnTheFly {
+		if old != hintIdentity {
 			h.m[path] = v
 		}
 		return

@@ -120,7 +120,7 @@ func (r *Rewriter) Rewrite(resp *http.Response) bool {
 		case inEnc == encIdentity && resp.ContentLength > smallBody:
 			r.hints.set(resp.Request.URL.Path, hintLarge)
 		case inEnc == encGzip && neg.askedGzip && resp.ContentLength < 0:
-			r.hints.set(resp.Request.URL.Path, hintOnTheFly)
+			r.hints.set(resp.Request.URL.Path, hintIdentity)
 		}
 	}
 
@@ -157,7 +157,16 @@ func (r *Rewriter) Rewrite(resp *http.Response) bool {
 		r.rewriteWhole(resp, declared, outEnc, xml, r.markup(edit.nonce))
 		return true
 	}
-	resp.Body = newStream(r.codecs, resp.Body, inEnc, outEnc, xml, r.markup(edit.nonce), r.cfg.MaxHeadBytes)
+	st := newStream(r.codecs, resp.Body, inEnc, outEnc, xml, r.markup(edit.nonce), r.cfg.MaxHeadBytes)
+	if negotiated && neg.askedGzip && st.spliceable {
+		path := resp.Request.URL.Path
+		st.onEnd = func(decoded, cutAt int64) {
+			if cutAt == 0 || cutAt > decoded/2 {
+				r.hints.set(path, hintIdentity)
+			}
+		}
+	}
+	resp.Body = st
 	return true
 }
 

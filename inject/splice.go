@@ -292,6 +292,9 @@ func (s *stream) spliceRead(p []byte) (int, error) {
 		s.out.Write(t[:])
 		s.phase = phEOF
 		s.cut = nil
+		if s.onEnd != nil {
+			s.onEnd(sp.cutPos+int64(after), sp.cutPos)
+		}
 	case err != nil:
 		s.err = err
 	}

@@ -234,23 +234,34 @@ func BenchmarkSplice(b *testing.B) {
 func TestPathHints(t *testing.T) {
 	doc := bigPage(rand.New(rand.NewPCG(10, 11)), 400<<10)
 	gz := encodeBytes(t, encGzip, false, doc)
+	// A page that compresses to a single block: it cannot be cut, so
+	// gzip does not pay for it.
+	oneBlock := []byte("<html><head></head><body>" + strings.Repeat("<p>same</p>", 20000))
+	var oneBlockBuf bytes.Buffer
+	ow, _ := stdgzip.NewWriterLevel(&oneBlockBuf, 6)
+	ow.Write(oneBlock)
+	ow.Close()
+	oneBlockGz := oneBlockBuf.Bytes()
 	var seen []string
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ae := r.Header.Get("Accept-Encoding")
 		seen = append(seen, r.URL.Path+" "+ae)
 		w.Header().Set("Content-Type", "text/html")
-		body := doc
-		if r.URL.Path == "/small" {
+		body, zbody := doc, gz
+		switch r.URL.Path {
+		case "/small":
 			body = []byte(page)
+		case "/oneblock":
+			body, zbody = oneBlock, oneBlockGz
 		}
 		if ae == "gzip" && r.URL.Path != "/small" {
 			w.Header().Set("Content-Encoding", "gzip")
 			if r.URL.Path == "/onthefly" {
 				w.(http.Flusher).Flush() // chunked: no Content-Length
 			} else {
-				w.Header().Set("Content-Length", strconv.Itoa(len(gz)))
+				w.Header().Set("Content-Length", strconv.Itoa(len(zbody)))
 			}
-			w.Write(gz)
+			w.Write(zbody)
 			return
 		}
 		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
@@ -291,11 +302,12 @@ func TestPathHints(t *testing.T) {
 		get("/onthefly", "gzip, br")
 		get("/small", "gzip")
 		get("/big-br-client", "br")
+		get("/oneblock", "gzip")
 	}
 	want := []string{
-		"/big identity", "/onthefly identity", "/small identity", "/big-br-client identity",
-		"/big gzip", "/onthefly gzip", "/small identity", "/big-br-client identity",
-		"/big gzip", "/onthefly identity", "/small identity", "/big-br-client identity",
+		"/big identity", "/onthefly identity", "/small identity", "/big-br-client identity", "/oneblock identity",
+		"/big gzip", "/onthefly gzip", "/small identity", "/big-br-client identity", "/oneblock gzip",
+		"/big gzip", "/onthefly identity", "/small identity", "/big-br-client identity", "/oneblock identity",
 	}
 	if strings.Join(seen, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("upstream saw:\n%s\nwant:\n%s", strings.Join(seen, "\n"), strings.Join(want, "\n"))
@@ -310,9 +322,9 @@ func TestPathHintsBounded(t *testing.T) {
 			t.Fatalf("%d paths kept", len(h.m))
 		}
 	}
-	h.set("/x", hintOnTheFly)
+	h.set("/x", hintIdentity)
 	h.set("/x", hintLarge)
-	if h.get("/x") != hintOnTheFly {
+	if h.get("/x") != hintIdentity {
 		t.Fatal("an on-the-fly path went back to gzip")
 	}
 }

@@ -73,6 +73,7 @@ type stream struct {
 	insertAt int64 // at this offset of the decoded document
 	closed   atomic.Bool
 
+	onEnd      func(decoded, cutAt int64) // called at a clean end of a spliceable stream
 	spliceable bool     // gzip in and out: the body may be cut (splice.go)
 	sp         *splicer // its decoder, until the cut
 	cut        *splicer // after the cut: what the trailer needs
@@ -351,6 +352,9 @@ func (s *stream) finish() {
 		s.dec = decoder{}
 	}
 	if s.sp != nil {
+		if s.onEnd != nil {
+			s.onEnd(s.sp.pos, 0) // decoded to the end without a cut
+		}
 		s.c.putSplicer(s.sp)
 		s.sp = nil
 	}
