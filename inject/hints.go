@@ -1,6 +1,9 @@
 package inject
 
-import "sync"
+import (
+	"net/http"
+	"sync"
+)
 
 // Asking the upstream for gzip
 //
@@ -24,7 +27,7 @@ import "sync"
 // compressing the uncompressed page, and the path goes back to identity
 // for good too.
 //
-// Paths (never query strings) are kept in memory only, at most
+// Host and path (never the query string) are kept in memory only, at most
 // maxHints of them; when full, an arbitrary sixteenth is dropped.
 
 // maxHints bounds the paths remembered.
@@ -37,6 +40,9 @@ const (
 	hintLarge         // ask for gzip
 	hintIdentity      // gzip does not pay for this path: ask for identity
 )
+
+// hintKey is the host and path of an upstream request.
+func hintKey(req *http.Request) string { return req.Host + req.URL.Path }
 
 type pathHints struct {
 	mu sync.Mutex

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"mime"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -87,7 +88,7 @@ func (r *Rewriter) PrepareRequest(req *http.Request) {
 		return
 	}
 	n := negotiation{clientAE: ae}
-	n.askedGzip = r.cfg.SpliceGzip && acceptable(ae, "gzip") && r.hints.get(req.URL.Path) == hintLarge
+	n.askedGzip = r.cfg.SpliceGzip && acceptable(ae, "gzip") && r.hints.get(hintKey(req)) == hintLarge
 	*req = *req.WithContext(context.WithValue(req.Context(), clientEncodingKey{}, n))
 	if n.askedGzip {
 		req.Header.Set("Accept-Encoding", "gzip")
@@ -102,6 +103,10 @@ func (r *Rewriter) PrepareRequest(req *http.Request) {
 func (r *Rewriter) Rewrite(resp *http.Response) bool {
 	reason := r.ineligible(resp)
 	if reason != "" {
+		if resp != nil && resp.Request != nil && resp.Request.Context().Value(clientEncodingKey{}) != nil {
+			// The upstream was asked for a coding of our choosing.
+			addVary(resp.Header, "Accept-Encoding")
+		}
 		if e := r.log.Debug(); e.Enabled() {
 			e.Str("reason", reason).Int("status", statusOf(resp)).Msg("not injected")
 		}
@@ -118,9 +123,9 @@ func (r *Rewriter) Rewrite(resp *http.Response) bool {
 	if negotiated && r.cfg.SpliceGzip {
 		switch {
 		case inEnc == encIdentity && resp.ContentLength > smallBody:
-			r.hints.set(resp.Request.URL.Path, hintLarge)
+			r.hints.set(hintKey(resp.Request), hintLarge)
 		case inEnc == encGzip && neg.askedGzip && resp.ContentLength < 0:
-			r.hints.set(resp.Request.URL.Path, hintIdentity)
+			r.hints.set(hintKey(resp.Request), hintIdentity)
 		}
 	}
 
@@ -158,11 +163,14 @@ func (r *Rewriter) Rewrite(resp *http.Response) bool {
 		return true
 	}
 	st := newStream(r.codecs, resp.Body, inEnc, outEnc, xml, r.markup(edit.nonce), r.cfg.MaxHeadBytes)
+	// After a cut a truncated body must fail rather than end: splice only
+	// bodies whose end the transport checks.
+	st.spliceable = st.spliceable && (declared >= 0 || resp.ProtoMajor >= 2 || slices.Contains(resp.TransferEncoding, "chunked"))
 	if negotiated && neg.askedGzip && st.spliceable {
-		path := resp.Request.URL.Path
+		key := hintKey(resp.Request)
 		st.onEnd = func(decoded, cutAt int64) {
 			if cutAt == 0 || cutAt > decoded/2 {
-				r.hints.set(path, hintIdentity)
+				r.hints.set(key, hintIdentity)
 			}
 		}
 	}

@@ -28,10 +28,19 @@ import (
 // CRC-32s of both prefixes give the CRC-32 of the new page (crc32Shift),
 // and the size grows by the markup.
 //
-// What is not checked is what is not decoded: a body that carries more
-// than one gzip member, or bytes after the member, is spliced as if the
-// last eight bytes were the member's trailer, and a corrupt upstream
-// stream reaches the client corrupt, as in a pass-through.
+// Only bodies whose end the transport can tell from a truncation are
+// spliced (a Content-Length, chunked, HTTP/2): after the cut, a broken-off
+// body must fail, not get a made-up trailer. Up to the cut every member's
+// trailer is checked and further members are decoded, as gzip readers do;
+// a body whose first member ends before the cut is never cut.
+//
+// What is not checked is what is not decoded: a body whose first member
+// reaches past the cut and is followed by more members (web servers send
+// one member per response) is spliced as if the last eight bytes were
+// the first member's trailer, and reaches the client broken. A corrupt
+// upstream stream reaches the client corrupt, as in a pass-through, and
+// the CRC-32 recomputed for a page of 4 GiB or more (whose size gzip
+// records modulo 2^32) is wrong.
 
 // spliceDistance is how far past the insertion point the upstream's
 // blocks stop referring to bytes before it: deflate's largest distance.
@@ -48,6 +57,7 @@ const rawKeep = 16
 
 var (
 	errGzipHeader  = errors.New("inject: not a gzip header this rewriter can read")
+	errGzipSum     = errors.New("inject: gzip trailer does not match the page (CRC-32 or size)")
 	errNoTrailer   = errors.New("inject: gzip body ended without its trailer")
 	errNoProgress  = errors.New("inject: upstream body returned no data")
 	errUnreachable = errors.New("inject: spliced block start is no longer buffered")
@@ -167,6 +177,10 @@ type splicer struct {
 	pos   int64  // decoded bytes read
 	crc   uint32 // CRC-32 of those bytes
 
+	memberCRC  uint32 // CRC-32 of the current member's bytes
+	memberSize uint32 // their number, modulo 2^32
+	multi      bool   // past the first gzip member: no cut any more
+
 	// Set by the cut.
 	cutPos  int64  // decoded bytes before the cut
 	cutCRC  uint32 // their CRC-32
@@ -174,14 +188,49 @@ type splicer struct {
 	outSize uint32 // their number, modulo 2^32
 	tail    [8]byte
 	tailN   int
+	rawErr  error // what ended the input already read at the cut
+	idle    int   // empty reads in a row after the cut
 }
 
-// Read implements io.Reader: decoded bytes, counted and summed.
+// Read implements io.Reader: decoded bytes, counted and summed. At the end
+// of a gzip member it checks the member's trailer and goes on with the
+// next member, if any, as gzip readers do.
 func (sp *splicer) Read(p []byte) (int, error) {
 	n, err := sp.inf.Read(p)
 	sp.pos += int64(n)
 	sp.crc = crc32.Update(sp.crc, crc32.IEEETable, p[:n])
+	sp.memberCRC = crc32.Update(sp.memberCRC, crc32.IEEETable, p[:n])
+	sp.memberSize += uint32(n)
+	if err == io.EOF {
+		err = sp.endMember()
+	}
 	return n, err
+}
+
+// endMember checks the trailer of the member just decoded and starts the
+// next member. It returns io.EOF at the end of the body.
+func (sp *splicer) endMember() error {
+	var t [8]byte
+	if _, err := io.ReadFull(&sp.raw, t[:]); err != nil {
+		if err == io.EOF {
+			err = errNoTrailer
+		}
+		return err
+	}
+	if binary.LittleEndian.Uint32(t[:4]) != sp.memberCRC || binary.LittleEndian.Uint32(t[4:]) != sp.memberSize {
+		return errGzipSum
+	}
+	if _, err := sp.raw.ReadByte(); err != nil {
+		return err // io.EOF: the end
+	}
+	sp.raw.r-- // not consumed: the next member's header starts there
+	if err := readGzipHeader(&sp.raw); err != nil {
+		return err
+	}
+	sp.multi = true
+	sp.memberCRC, sp.memberSize = 0, 0
+	sp.inf.Reset(&sp.raw)
+	return nil
 }
 
 // startSplice prepares s.in for a gzip body that may be spliced.
@@ -203,7 +252,7 @@ func (s *stream) startSplice(src io.Reader) error {
 // enough past the insertion point; everything decoded has been encoded.
 func (s *stream) maybeCut() {
 	sp := s.sp
-	if !s.inserted || sp.pos < s.insertAt+spliceDistance {
+	if !s.inserted || sp.multi || sp.pos < s.insertAt+spliceDistance {
 		return
 	}
 	bits, ok := sp.inf.BlockStart()
@@ -212,7 +261,7 @@ func (s *stream) maybeCut() {
 	}
 	e := s.enc.(*dictEncoder) // every Write ends byte-aligned
 	at := sp.start + bits/8 - sp.raw.base
-	if at < 0 || at > int64(sp.raw.w) {
+	if at < 0 || at > int64(sp.raw.w) || (bits%8 != 0 && at == int64(sp.raw.w)) {
 		s.fail(errUnreachable) // cannot happen: rawKeep covers the bit buffer
 		return
 	}
@@ -227,6 +276,7 @@ func (s *stream) maybeCut() {
 		rest = rest[1:]
 	}
 	s.pushRaw(rest)
+	sp.rawErr = sp.raw.err // the input may have ended (or failed) with these bytes
 	s.phase = phSplice
 	s.c.putEncoder(s.enc) // unfinished on purpose: the upstream's blocks end the stream
 	s.enc = nil
@@ -258,17 +308,19 @@ func (s *stream) pushRaw(b []byte) {
 // spliceRead copies the rest of the upstream body, then the new trailer.
 func (s *stream) spliceRead(p []byte) (int, error) {
 	sp := s.cut
-	var n int
+	var n, got int // bytes returned in p, bytes read from the upstream
 	var err error
-	if len(p) < 64 {
+	switch {
+	case sp.rawErr != nil:
+		err, sp.rawErr = sp.rawErr, nil
+	case len(p) < 64:
 		var small [512]byte
-		n, err = s.src.Read(small[:])
-		s.pushRaw(small[:n])
-		n = 0
-	} else {
+		got, err = s.src.Read(small[:])
+		s.pushRaw(small[:got])
+	default:
 		k := copy(p, sp.tail[:sp.tailN])
-		n, err = s.src.Read(p[k:])
-		n += k
+		got, err = s.src.Read(p[k:])
+		n = k + got
 		if n >= 8 {
 			sp.tailN = copy(sp.tail[:], p[n-8:n])
 			n -= 8
@@ -276,6 +328,12 @@ func (s *stream) spliceRead(p []byte) (int, error) {
 			sp.tailN = copy(sp.tail[:], p[:n])
 			n = 0
 		}
+	}
+	sp.idle++
+	if got > 0 || err != nil {
+		sp.idle = 0
+	} else if sp.idle > 100 {
+		err = errNoProgress
 	}
 	switch {
 	case err == io.EOF:
@@ -308,7 +366,7 @@ func (s *stream) releaseSplicer() {
 	if sp == nil {
 		return
 	}
-	s.cut = &splicer{cutPos: sp.cutPos, cutCRC: sp.cutCRC, outCRC: sp.outCRC, outSize: sp.outSize, tail: sp.tail, tailN: sp.tailN}
+	s.cut = &splicer{cutPos: sp.cutPos, cutCRC: sp.cutCRC, outCRC: sp.outCRC, outSize: sp.outSize, tail: sp.tail, tailN: sp.tailN, rawErr: sp.rawErr}
 	s.c.putSplicer(sp)
 }
 

@@ -453,3 +453,169 @@ func TestSpliceTagLeavesEarly(t *testing.T) {
 		t.Fatal("the rest of the page is wrong")
 	}
 }
+
+// stdGzip compresses b with compress/gzip at level, one member.
+func stdGzip(t testing.TB, b []byte, level int) []byte {
+	t.Helper()
+	var out bytes.Buffer
+	w, err := stdgzip.NewWriterLevel(&out, level)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write(b)
+	w.Close()
+	return out.Bytes()
+}
+
+// spliceRun rewrites a gzip body with splicing on and returns the output,
+// the stream and the read error.
+func spliceRun(t *testing.T, src io.ReadCloser) ([]byte, *stream, error) {
+	t.Helper()
+	s := newStream(testCodecs(t), src, encGzip, encGzip, false, []byte("<b>"), DefaultConfig().MaxHeadBytes)
+	out, err := io.ReadAll(s)
+	return out, s, err
+}
+
+// TestSpliceChecksTrailerBeforeCut: a page decoded to its end (never cut)
+// has its gzip trailer checked, like the non-splicing path: a bit flipped
+// in a stored block, a wrong size, a missing or short trailer and bytes
+// after the member all end the body with an error.
+func TestSpliceChecksTrailerBeforeCut(t *testing.T) {
+	doc := bigPage(rand.New(rand.NewPCG(21, 22)), 20<<10)
+	stored := stdGzip(t, doc, stdgzip.NoCompression)
+	flipped := bytes.Clone(stored)
+	flipped[len(flipped)/2] ^= 0x20
+	good := stdGzip(t, doc, 6)
+	badSize := bytes.Clone(good)
+	badSize[len(badSize)-1] ^= 1
+	for name, up := range map[string][]byte{
+		"flipped bit":   flipped,
+		"wrong size":    badSize,
+		"no trailer":    good[:len(good)-8],
+		"short trailer": good[:len(good)-3],
+		"garbage after": append(bytes.Clone(good), "garbage!!"...),
+	} {
+		_, s, err := spliceRun(t, &chunkReader{data: up, sizes: []int{3000}})
+		if err == nil {
+			t.Errorf("%s: no error", name)
+		}
+		if s.cutAt != 0 {
+			t.Errorf("%s: cut at %d", name, s.cutAt)
+		}
+	}
+}
+
+// TestSpliceMultiMember: a body of several gzip members whose first ends
+// before the cut is decoded whole, as by gzip readers, and not cut.
+func TestSpliceMultiMember(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	doc1, doc2 := bigPage(rng, 10<<10), bigPage(rng, 300<<10)
+	up := append(stdGzip(t, doc1, 6), stdGzip(t, doc2, 6)...)
+	out, s, err := spliceRun(t, &chunkReader{data: up, sizes: []int{3000}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := bytes.Index(doc1, []byte("<head>")) + len("<head>")
+	want := append(append(append(bytes.Clone(doc1[:at]), "<b>"...), doc1[at:]...), doc2...)
+	if got := decodeBytes(t, encGzip, out); !bytes.Equal(got, want) || s.cutAt != 0 {
+		t.Fatalf("decoded %d bytes, want %d; cut at %d", len(got), len(want), s.cutAt)
+	}
+}
+
+// lastReadFails hands out data and, with its last bytes, an error; later
+// reads say io.EOF, as some bodies do.
+type lastReadFails struct {
+	data []byte
+	err  error
+}
+
+func (r *lastReadFails) Read(p []byte) (int, error) {
+	if len(r.data) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(p, r.data)
+	r.data = r.data[n:]
+	if len(r.data) == 0 {
+		return n, r.err
+	}
+	return n, nil
+}
+
+func (r *lastReadFails) Close() error { return nil }
+
+// TestSpliceKeepsErrorAtCut: an upstream error that arrived with the
+// bytes buffered at the cut still fails the body.
+func TestSpliceKeepsErrorAtCut(t *testing.T) {
+	for _, size := range []int{36 << 10, 45 << 10, 50 << 10} {
+		doc := bigPage(rand.New(rand.NewPCG(8, 9)), size)
+		var b bytes.Buffer
+		w, _ := stdgzip.NewWriterLevel(&b, 6)
+		for rest := doc; len(rest) > 0; rest = rest[min(len(rest), 2000):] {
+			w.Write(rest[:min(len(rest), 2000)])
+			w.Flush() // many blocks: a cut comes soon after 32 KiB
+		}
+		w.Close()
+		_, s, err := spliceRun(t, &lastReadFails{data: b.Bytes(), err: io.ErrUnexpectedEOF})
+		if err == nil {
+			t.Errorf("%d KiB page (cut at %d): no error", size>>10, s.cutAt)
+		}
+	}
+}
+
+// TestSpliceOnlyCheckedBodies: a body delimited by the connection's close
+// (no Content-Length, not chunked) is not spliced: after a cut, its
+// truncation could not be told from its end.
+func TestSpliceOnlyCheckedBodies(t *testing.T) {
+	doc := bigPage(rand.New(rand.NewPCG(30, 31)), 300<<10)
+	up := stdGzip(t, doc, 6)
+	rw := newTestRewriter(t, nil)
+	for _, tc := range []struct {
+		name   string
+		length int64
+		te     []string
+		proto  int
+		splice bool
+	}{
+		{"content-length", int64(len(up)), nil, 1, true},
+		{"chunked", -1, []string{"chunked"}, 1, true},
+		{"http/2", -1, nil, 2, true},
+		{"close-delimited", -1, nil, 1, false},
+	} {
+		req := httptest.NewRequest(http.MethodGet, "http://shop.test/page", nil)
+		resp := &http.Response{
+			StatusCode: 200, Request: req, ContentLength: tc.length, TransferEncoding: tc.te, ProtoMajor: tc.proto,
+			Header: http.Header{"Content-Type": {"text/html"}, "Content-Encoding": {"gzip"}},
+			Body:   io.NopCloser(bytes.NewReader(up)),
+		}
+		if !rw.Rewrite(resp) {
+			t.Fatalf("%s: not rewritten", tc.name)
+		}
+		out, err := io.ReadAll(resp.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st := resp.Body.(*stream); (st.cutAt != 0) != tc.splice {
+			t.Errorf("%s: cut at %d", tc.name, st.cutAt)
+		}
+		if !bytes.Contains(decodeBytes(t, encGzip, out), []byte("<head><script")) {
+			t.Errorf("%s: markup missing", tc.name)
+		}
+	}
+}
+
+// TestVaryWhenNotRewritten: an answer to a request whose Accept-Encoding
+// we chose varies with Accept-Encoding even when it is not rewritten.
+func TestVaryWhenNotRewritten(t *testing.T) {
+	rw := newTestRewriter(t, nil)
+	req := httptest.NewRequest(http.MethodGet, "http://shop.test/missing", nil)
+	req.Header.Set("Accept", "text/html")
+	req.Header.Set("Accept-Encoding", "gzip")
+	rw.PrepareRequest(req)
+	resp := &http.Response{StatusCode: 404, Request: req, ContentLength: 5, Header: http.Header{"Content-Type": {"text/html"}}, Body: io.NopCloser(strings.NewReader("gone."))}
+	if rw.Rewrite(resp) {
+		t.Fatal("a 404 was rewritten")
+	}
+	if resp.Header.Get("Vary") != "Accept-Encoding" {
+		t.Fatalf("Vary %q", resp.Header.Get("Vary"))
+	}
+}
