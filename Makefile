@@ -4,7 +4,9 @@ WEB     := inject/web
 VIEWER  := viewer/web
 BIN     := bin/replaygate
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-FUZZTIME ?= 10000x
+# FUZZTIME: executions (or a duration) per fuzz target; empty means the
+# script's defaults (10000x, fewer for the slowest targets).
+FUZZTIME ?=
 
 .PHONY: all build web demo test test-go test-web fuzz bench deps-browser deps-bench docker clean
 

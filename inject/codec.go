@@ -118,7 +118,7 @@ func (c *codecs) putScratch(b *[]byte) { c.scratch.Put(b) }
 
 // smallBody is the largest declared page that is re-encoded with a pooled
 // private compressor even in low-memory mode.
-const smallBody = 128 << 10
+const smallBody = 256 << 10
 
 // getEncoder returns a compressor for e writing to w. raw selects raw
 // deflate instead of zlib for encDeflate; small (a page of at most

@@ -61,7 +61,7 @@
 // the body is searched, a response whose search later fails keeps these
 // header changes although its body is unchanged.
 //
-// Pages that arrive uncompressed with a Content-Length of at most 128 KiB
+// Pages that arrive uncompressed with a Content-Length of at most 256 KiB
 // are rewritten whole: read completely (the upstream declared the length,
 // so the body is already on its way), injected and re-encoded by a pooled
 // private compressor in one go, and sent with a Content-Length in one

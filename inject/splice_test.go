@@ -236,7 +236,7 @@ func TestPathHints(t *testing.T) {
 	gz := encodeBytes(t, encGzip, false, doc)
 	// A page that compresses to a single block: it cannot be cut, so
 	// gzip does not pay for it.
-	oneBlock := []byte("<html><head></head><body>" + strings.Repeat("<p>same</p>", 20000))
+	oneBlock := []byte("<html><head></head><body>" + strings.Repeat("<p>same</p>", 30000))
 	var oneBlockBuf bytes.Buffer
 	ow, _ := stdgzip.NewWriterLevel(&oneBlockBuf, 6)
 	ow.Write(oneBlock)
