@@ -71,9 +71,10 @@ func New(cfg config.Config, log zerolog.Logger) (*App, error) {
 		return nil, err
 	}
 	front, err := proxy.New(cfg.Proxy, upstream, proxy.Options{
-		Prefix:    cfg.Prefix,
-		Endpoints: endpoints,
-		Rewriter:  a.rewriter(),
+		Prefix:     cfg.Prefix,
+		Endpoints:  endpoints,
+		Rewriter:   a.rewriter(),
+		Registerer: a.pipe.reg,
 	}, log.With().Str("component", "proxy").Logger())
 	if err != nil {
 		return nil, err

@@ -58,7 +58,7 @@ func (a *App) provisionPipeline() (http.Handler, error) {
 	inj := cfg.Inject
 	inj.Prefix = cfg.Prefix
 	if inj.Enabled {
-		if p.rewriter, err = inject.New(inj, inject.DefaultMarkup(cfg.Prefix), a.log); err != nil {
+		if p.rewriter, err = inject.New(inj, inject.DefaultMarkup(cfg.Prefix), a.log, p.reg); err != nil {
 			return nil, err
 		}
 	}

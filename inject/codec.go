@@ -72,6 +72,7 @@ type codecs struct {
 	lowMemory                            bool
 	splice                               bool // cut gzip pages (splice.go)
 	splicers                             sync.Pool
+	m                                    *metrics // nil: not counted
 
 	dictW                     sync.Pool // *dictEncoder
 	sharedGzip, sharedDeflate *sharedDeflate

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 )
 
@@ -24,8 +25,9 @@ type Rewriter struct {
 	hints    pathHints // pages worth asking for gzip (hints.go)
 }
 
-// New validates cfg and returns a Rewriter that injects markup.
-func New(cfg Config, markup Markup, log zerolog.Logger) (*Rewriter, error) {
+// New validates cfg and returns a Rewriter that injects markup. With a
+// non-nil reg it registers its metrics (replaygate_inject_*) there.
+func New(cfg Config, markup Markup, log zerolog.Logger, reg prometheus.Registerer) (*Rewriter, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("inject: %w", err)
 	}
@@ -35,6 +37,9 @@ func New(cfg Config, markup Markup, log zerolog.Logger) (*Rewriter, error) {
 	c, err := newCodecs(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("inject: %w", err)
+	}
+	if c.m, err = newMetrics(reg); err != nil {
+		return nil, fmt.Errorf("inject: metrics: %w", err)
 	}
 	r := &Rewriter{
 		cfg:      cfg,
@@ -103,6 +108,7 @@ func (r *Rewriter) PrepareRequest(req *http.Request) {
 func (r *Rewriter) Rewrite(resp *http.Response) bool {
 	reason := r.ineligible(resp)
 	if reason != "" {
+		r.codecs.m.skip(reason)
 		if resp != nil && resp.Request != nil && resp.Request.Context().Value(clientEncodingKey{}) != nil {
 			// The upstream was asked for a coding of our choosing.
 			addVary(resp.Header, "Accept-Encoding")
@@ -131,6 +137,7 @@ func (r *Rewriter) Rewrite(resp *http.Response) bool {
 
 	edit := r.csp.plan(h)
 	if edit.blocked {
+		r.codecs.m.skip("csp forbids scripts")
 		r.log.Debug().Msg("not injected: enforced CSP forbids all scripts (override_script_none is off)")
 		return false
 	}
@@ -158,6 +165,7 @@ func (r *Rewriter) Rewrite(resp *http.Response) bool {
 	}
 	resp.Uncompressed = false
 	xml := mt == "application/xhtml+xml"
+	r.codecs.m.rewritten(small)
 	if small {
 		r.rewriteWhole(resp, declared, outEnc, xml, r.markup(edit.nonce))
 		return true

@@ -27,7 +27,7 @@ func newTestRewriter(t *testing.T, mod func(*Config)) *Rewriter {
 	if mod != nil {
 		mod(&cfg)
 	}
-	rw, err := New(cfg, DefaultMarkup(cfg.Prefix), zerolog.Nop())
+	rw, err := New(cfg, DefaultMarkup(cfg.Prefix), zerolog.Nop(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -518,7 +518,7 @@ func TestConfigValidate(t *testing.T) {
 	if err := c.Validate(); err != nil {
 		t.Errorf("valid origin refused: %v", err)
 	}
-	if _, err := New(DefaultConfig(), nil, zerolog.Nop()); err == nil {
+	if _, err := New(DefaultConfig(), nil, zerolog.Nop(), nil); err == nil {
 		t.Error("New accepted a nil markup")
 	}
 }

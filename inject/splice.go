@@ -275,6 +275,8 @@ func (s *stream) maybeCut() {
 		s.out.WriteByte(pad[len(pad)-1] | rest[0]&^(1<<r-1))
 		rest = rest[1:]
 	}
+	s.c.m.cut()
+	s.c.m.passed(len(rest))
 	s.pushRaw(rest)
 	sp.rawErr = sp.raw.err // the input may have ended (or failed) with these bytes
 	s.phase = phSplice
@@ -329,6 +331,7 @@ func (s *stream) spliceRead(p []byte) (int, error) {
 			n = 0
 		}
 	}
+	s.c.m.passed(got)
 	sp.idle++
 	if got > 0 || err != nil {
 		sp.idle = 0

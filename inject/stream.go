@@ -292,6 +292,9 @@ func (s *stream) copyStep() {
 // bytes; an identity body simply continues (everything emitted so far is
 // the original). cause is the read or decode error, if any.
 func (s *stream) abandon(cause error) {
+	if cause == nil || cause == io.EOF {
+		s.c.m.noInsertionPoint()
+	}
 	if s.tee != nil {
 		s.out.Reset()
 		s.phase = phRaw

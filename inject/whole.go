@@ -37,6 +37,8 @@ func (c *codecs) rewriteWhole(src io.Reader, declared int64, outEnc encoding, xm
 	sc := newScanner(xml)
 	if v, pos := sc.scan(page); v == found && pos <= int64(limit) {
 		at = int(pos)
+	} else {
+		c.m.noInsertionPoint()
 	}
 
 	if outEnc == encIdentity {

@@ -38,7 +38,7 @@ func BenchmarkFrontPage(b *testing.B) {
 			if tc.inject {
 				cfg := inject.DefaultConfig()
 				cfg.Prefix = "/__replay"
-				rw, err := inject.New(cfg, inject.DefaultMarkup("/__replay"), zerolog.Nop())
+				rw, err := inject.New(cfg, inject.DefaultMarkup("/__replay"), zerolog.Nop(), nil)
 				if err != nil {
 					b.Fatal(err)
 				}

@@ -3,6 +3,7 @@ package proxy
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/elazarl/goproxy"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 )
 
@@ -41,6 +43,7 @@ type Front struct {
 	engine    *goproxy.ProxyHttpServer
 	transport *http.Transport
 	log       zerolog.Logger
+	m         *metrics
 	// RedactPath, when set, cleans a request path before it is logged.
 	RedactPath func(string) string
 }
@@ -54,6 +57,9 @@ type Options struct {
 	Endpoints http.Handler
 	// Rewriter, when set, sees each upstream request and response.
 	Rewriter Rewriter
+	// Registerer, when set, gets the front's metrics
+	// (replaygate_proxy_*).
+	Registerer prometheus.Registerer
 }
 
 type ctxKey struct{}
@@ -91,6 +97,9 @@ func New(cfg Config, upstream *url.URL, opts Options, log zerolog.Logger) (*Fron
 		cfg:       cfg,
 		transport: NewTransport(cfg),
 		log:       log,
+	}
+	if f.m, err = newMetrics(opts.Registerer); err != nil {
+		return nil, fmt.Errorf("proxy: metrics: %w", err)
 	}
 	f.engine = f.newEngine()
 	return f, nil
@@ -143,16 +152,20 @@ func (f *Front) newEngine() *goproxy.ProxyHttpServer {
 func (f *Front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	rw := &responseWriter{ResponseWriter: w}
+	route := "upstream"
 	defer func() {
 		rw.closeHijacked()
 		f.logAccess(r, rw, start)
+		f.m.request(route, rw.status, rw.aborted, time.Since(start))
 	}()
 
 	switch {
 	case r.Method == http.MethodConnect:
+		route = "refused"
 		rw.Header().Set("Allow", "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS")
 		writeError(rw, http.StatusMethodNotAllowed, "CONNECT is not supported: this is a reverse proxy")
 	case f.isOwnPath(r.URL.Path):
+		route = "own"
 		if f.endpoints == nil {
 			writeError(rw, http.StatusNotFound, "not found")
 			return
@@ -164,6 +177,7 @@ func (f *Front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			// The engine ended the response normally; a chunked body would
 			// look complete to the client. Abort the connection instead.
 			rw.aborted = true
+			f.m.failure("body_broke_off")
 			f.log.Debug().Err(err).Str("path", f.redact(r.URL.Path)).Msg("upstream body broke off: response aborted")
 			panic(http.ErrAbortHandler)
 		}
@@ -280,8 +294,14 @@ func (f *Front) failure(req *http.Request, err error) *http.Response {
 		status, msg = http.StatusGatewayTimeout, "upstream timed out"
 	}
 	ev := f.log.Warn()
-	if errors.Is(err, context.Canceled) {
+	switch {
+	case errors.Is(err, context.Canceled):
 		ev = f.log.Debug()
+		f.m.failure("canceled")
+	case status == http.StatusGatewayTimeout:
+		f.m.failure("timeout")
+	default:
+		f.m.failure("unavailable")
 	}
 	ev.Err(err).Str("method", req.Method).Str("path", f.redact(req.URL.Path)).Int("status", status).Msg("upstream request failed")
 	body := `{"error":"` + msg + `"}` + "\n"

@@ -723,7 +723,7 @@ func TestBrokenSmallPageIs502(t *testing.T) {
 	up, _ := rawUpstream(t, "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 100\r\n\r\n<html><head>")
 	icfg := inject.DefaultConfig()
 	icfg.Prefix = "/__replay"
-	rw, err := inject.New(icfg, inject.DefaultMarkup("/__replay"), zerolog.Nop())
+	rw, err := inject.New(icfg, inject.DefaultMarkup("/__replay"), zerolog.Nop(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -772,7 +772,7 @@ func TestLargePrecompressedPageIsSpliced(t *testing.T) {
 	})
 	icfg := inject.DefaultConfig()
 	icfg.Prefix = "/__replay"
-	rw, err := inject.New(icfg, inject.DefaultMarkup("/__replay"), zerolog.Nop())
+	rw, err := inject.New(icfg, inject.DefaultMarkup("/__replay"), zerolog.Nop(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
