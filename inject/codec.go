@@ -78,6 +78,7 @@ type codecs struct {
 	sharedGzip, sharedDeflate *sharedDeflate
 
 	gzipW, zlibW, flateW, brotliW sync.Pool
+	statelessW                    sync.Pool // gzip.StatelessCompression writers for whole pages
 	gzipR, zlibR, flateR, brotliR sync.Pool
 	bufR                          sync.Pool // *bufio.Reader for gzip/deflate input
 	scratch                       sync.Pool // *[]byte of scratchSize
@@ -159,6 +160,32 @@ func (c *codecs) getEncoder(e encoding, raw, small bool, w io.Writer) encoder {
 		return brotli.NewWriterOptions(w, brotli.WriterOptions{Quality: c.brotliLevel, LGWin: brotliWindow})
 	}
 	return nil
+}
+
+// getWholeEncoder returns the encoder for a page rewritten whole. For gzip
+// at level 1 it is klauspost's stateless mode: level-1 speed and ratio
+// without a compressor's tables to reset for every page (34 instead of
+// 40 µs for the 20 KB bench page, 1.5 % larger output).
+func (c *codecs) getWholeEncoder(e encoding, w io.Writer) encoder {
+	if e == encGzip && c.gzipLevel == 1 {
+		if z, ok := c.statelessW.Get().(*gzip.Writer); ok {
+			z.Reset(w)
+			return z
+		}
+		z, _ := gzip.NewWriterLevel(w, gzip.StatelessCompression)
+		return z
+	}
+	return c.getEncoder(e, false, true, w)
+}
+
+// putWholeEncoder returns a closed encoder from getWholeEncoder.
+func (c *codecs) putWholeEncoder(e encoding, enc encoder) {
+	if e == encGzip && c.gzipLevel == 1 {
+		enc.Reset(io.Discard)
+		c.statelessW.Put(enc)
+		return
+	}
+	c.putEncoder(enc)
 }
 
 // getDictEncoder returns a shared-compressor encoder for gzip or deflate.

@@ -138,6 +138,9 @@ func (r *Rewriter) Rewrite(resp *http.Response) bool {
 	edit := r.csp.plan(h)
 	if edit.blocked {
 		r.codecs.m.skip("csp forbids scripts")
+		if negotiated {
+			addVary(h, "Accept-Encoding") // the upstream was asked for a coding of our choosing
+		}
 		r.log.Debug().Msg("not injected: enforced CSP forbids all scripts (override_script_none is off)")
 		return false
 	}

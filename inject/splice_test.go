@@ -619,4 +619,32 @@ func TestVaryWhenNotRewritten(t *testing.T) {
 	if resp.Header.Get("Vary") != "Accept-Encoding" {
 		t.Fatalf("Vary %q", resp.Header.Get("Vary"))
 	}
+	// A page whose CSP forbids every script is not rewritten either.
+	req = httptest.NewRequest(http.MethodGet, "http://shop.test/strict", nil)
+	req.Header.Set("Accept", "text/html")
+	req.Header.Set("Accept-Encoding", "gzip")
+	rw.PrepareRequest(req)
+	resp = &http.Response{StatusCode: 200, Request: req, ContentLength: int64(len(page)), Body: io.NopCloser(strings.NewReader(page)),
+		Header: http.Header{"Content-Type": {"text/html"}, "Content-Security-Policy": {"script-src 'none'"}}}
+	if rw.Rewrite(resp) {
+		t.Fatal("a page with script-src 'none' was rewritten")
+	}
+	if resp.Header.Get("Vary") != "Accept-Encoding" {
+		t.Fatalf("CSP 'none': Vary %q", resp.Header.Get("Vary"))
+	}
+}
+
+// TestReadDeclaredKeepsSize: reading a declared body does not double the
+// buffer (sizes where the capacity Grow rounds to leaves less than
+// bytes.MinRead spare).
+func TestReadDeclaredKeepsSize(t *testing.T) {
+	for _, n := range []int{20935, 253652, 261844, 262124, 256 << 10} {
+		var in bytes.Buffer
+		if err := readDeclared(&in, bytes.NewReader(make([]byte, n)), int64(n)); err != nil || in.Len() != n {
+			t.Fatalf("%d: read %d, %v", n, in.Len(), err)
+		}
+		if in.Cap() > n+n/8+bytes.MinRead {
+			t.Errorf("%d-byte body: buffer grew to %d", n, in.Cap())
+		}
+	}
 }

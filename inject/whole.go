@@ -22,8 +22,7 @@ var errBodyTooLong = errors.New("inject: body longer than its Content-Length")
 // error is returned with the pooled buffer released.
 func (c *codecs) rewriteWhole(src io.Reader, declared int64, outEnc encoding, xml bool, markup []byte, limit int) (*wholeBody, error) {
 	in := c.getWhole()
-	in.Grow(int(declared) + 1)
-	_, err := in.ReadFrom(io.LimitReader(src, declared+1))
+	err := readDeclared(in, src, declared)
 	switch {
 	case err != nil:
 		c.putWhole(in)
@@ -56,7 +55,7 @@ func (c *codecs) rewriteWhole(src io.Reader, declared int64, outEnc encoding, xm
 	out := c.getWhole()
 	// Level-1 deflate of HTML rarely falls below a fifth of the input.
 	out.Grow(len(page)/4 + len(markup) + 64)
-	enc := c.getEncoder(outEnc, false, true, out)
+	enc := c.getWholeEncoder(outEnc, out)
 	if at >= 0 {
 		_, _ = enc.Write(page[:at]) // writes into a bytes.Buffer: cannot fail
 		_, _ = enc.Write(markup)
@@ -65,9 +64,19 @@ func (c *codecs) rewriteWhole(src io.Reader, declared int64, outEnc encoding, xm
 		_, _ = enc.Write(page)
 	}
 	_ = enc.Close()
-	c.putEncoder(enc)
+	c.putWholeEncoder(outEnc, enc)
 	c.putWhole(in)
 	return &wholeBody{c: c, buf: out, rd: bytes.NewReader(out.Bytes()), insertAt: at}, nil
+}
+
+// readDeclared reads a body of declared length (and one byte more, to
+// tell a longer one) into in without growing it past that length:
+// bytes.Buffer.ReadFrom wants bytes.MinRead free bytes before every read,
+// the last one too, and would otherwise double a buffer sized exactly.
+func readDeclared(in *bytes.Buffer, src io.Reader, declared int64) error {
+	in.Grow(int(declared) + bytes.MinRead)
+	_, err := in.ReadFrom(io.LimitReader(src, declared+1))
+	return err
 }
 
 // wholeBody is a rewritten page held in a pooled buffer. Close returns the
