@@ -18,6 +18,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime"
 	"syscall"
 
 	"github.com/rs/zerolog"
@@ -46,6 +47,9 @@ REPLAYGATE_CONSENT_SECRET (flags > env > file > defaults).
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if len(os.Args) > 1 && (os.Args[1] == "serve" || os.Args[1] == "demo") {
+		sidecarProcs(os.Getenv)
+	}
 	if err := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr, os.Getenv); err != nil {
 		var ue usageError
 		if errors.As(err, &ue) {
@@ -159,7 +163,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, env fun
 	if a.TokenGenerated {
 		fmt.Fprintf(stdout, "admin token (generated, kept in %s/admin.token): %s\n", cfg.DataDir, a.AdminToken)
 	}
-	log.Info().Str("public", a.PublicAddr()).Str("admin", a.AdminAddr()).Str("version", version).Msg("replaygate started")
+	log.Info().Str("public", a.PublicAddr()).Str("admin", a.AdminAddr()).Str("version", version).
+		Int("gomaxprocs", runtime.GOMAXPROCS(0)).Msg("replaygate started")
 	return a.Run(ctx)
 }
 

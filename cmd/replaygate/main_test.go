@@ -7,6 +7,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -91,5 +92,24 @@ func TestScrubCommand(t *testing.T) {
 	}
 	if _, err := runCmd(t, nil, `{"not":"an array"}`, "scrub"); err == nil || !strings.Contains(err.Error(), "not an rrweb event array") {
 		t.Fatalf("bad input: %v", err)
+	}
+}
+
+func TestSidecarProcs(t *testing.T) {
+	before := runtime.GOMAXPROCS(0)
+	defer runtime.GOMAXPROCS(before)
+	if n, changed := sidecarProcs(func(string) string { return "3" }); changed || n != before {
+		t.Fatalf("GOMAXPROCS set by the environment: changed to %d", n)
+	}
+	runtime.GOMAXPROCS(runtime.NumCPU())
+	if n, changed := sidecarProcs(func(string) string { return "" }); !changed || n != 2*runtime.NumCPU() || runtime.GOMAXPROCS(0) != n {
+		t.Fatalf("got %d (%v), want %d", n, changed, 2*runtime.NumCPU())
+	}
+	if runtime.NumCPU() > 1 {
+		// Fewer threads than CPUs: a container CPU limit chose them.
+		runtime.GOMAXPROCS(runtime.NumCPU() - 1)
+		if _, changed := sidecarProcs(func(string) string { return "" }); changed {
+			t.Fatal("overrode a CPU limit")
+		}
 	}
 }
