@@ -3,8 +3,6 @@ package inject
 import (
 	"bufio"
 	"fmt"
-	"hash/adler32"
-	"hash/crc32"
 	"io"
 	"strings"
 	"sync"
@@ -195,13 +193,7 @@ func (c *codecs) getDictEncoder(e encoding, raw bool, w io.Writer) *dictEncoder 
 		shared = c.sharedDeflate
 	}
 	if z, ok := c.dictW.Get().(*dictEncoder); ok {
-		z.shared, z.format, z.raw = shared, e, raw
-		if e == encGzip {
-			z.sum = crc32.NewIEEE()
-		} else {
-			z.sum = adler32.New()
-		}
-		z.Reset(w)
+		z.setup(shared, e, raw, w)
 		return z
 	}
 	return newDictEncoder(shared, e, raw, w)

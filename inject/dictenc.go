@@ -57,14 +57,23 @@ type dictEncoder struct {
 }
 
 func newDictEncoder(shared *sharedDeflate, format encoding, raw bool, w io.Writer) *dictEncoder {
-	e := &dictEncoder{shared: shared, format: format, raw: raw}
-	if format == encGzip {
-		e.sum = crc32.NewIEEE()
-	} else {
-		e.sum = adler32.New()
-	}
-	e.Reset(w)
+	e := &dictEncoder{}
+	e.setup(shared, format, raw, w)
 	return e
+}
+
+// setup starts e as a new stream of format to w; a pooled encoder keeps
+// its checksum when the format stays the same.
+func (e *dictEncoder) setup(shared *sharedDeflate, format encoding, raw bool, w io.Writer) {
+	if e.sum == nil || e.format != format {
+		if format == encGzip {
+			e.sum = crc32.NewIEEE()
+		} else {
+			e.sum = adler32.New()
+		}
+	}
+	e.shared, e.format, e.raw = shared, format, raw
+	e.Reset(w)
 }
 
 // Reset starts a new stream to w.
