@@ -180,16 +180,19 @@ type splicer struct {
 	memberCRC  uint32 // CRC-32 of the current member's bytes
 	memberSize uint32 // their number, modulo 2^32
 	multi      bool   // past the first gzip member: no cut any more
+}
 
-	// Set by the cut.
-	cutPos  int64  // decoded bytes before the cut
-	cutCRC  uint32 // their CRC-32
-	outCRC  uint32 // CRC-32 of the rewritten bytes before the cut
-	outSize uint32 // their number, modulo 2^32
-	tail    [8]byte
+// cutState is what a stream needs after its cut to pass the rest of the
+// upstream body on and end it with a new trailer.
+type cutState struct {
+	cutPos  int64   // decoded bytes before the cut
+	cutCRC  uint32  // their CRC-32
+	outCRC  uint32  // CRC-32 of the rewritten bytes before the cut
+	outSize uint32  // their number, modulo 2^32
+	tail    [8]byte // the last upstream bytes read, held back: the trailer, at the end
 	tailN   int
 	rawErr  error // what ended the input already read at the cut
-	idle    int   // empty reads in a row after the cut
+	idle    int   // empty reads in a row
 }
 
 // Read implements io.Reader: decoded bytes, counted and summed. At the end
@@ -265,9 +268,8 @@ func (s *stream) maybeCut() {
 		s.fail(errUnreachable) // cannot happen: rawKeep covers the bit buffer
 		return
 	}
-	sp.cutPos, sp.cutCRC = sp.pos, sp.crc
 	s.cutAt, s.cutIn = sp.pos, sp.start+bits/8
-	sp.outCRC, sp.outSize = e.sum.Sum32(), e.size
+	s.cut = &cutState{cutPos: sp.pos, cutCRC: sp.crc, outCRC: e.sum.Sum32(), outSize: e.size}
 	rest := sp.raw.buf[at:sp.raw.w]
 	if r := int(bits % 8); r > 0 {
 		pad, _ := inflate.Pad(r)
@@ -278,99 +280,86 @@ func (s *stream) maybeCut() {
 	s.c.m.cut()
 	s.c.m.passed(len(rest))
 	s.pushRaw(rest)
-	sp.rawErr = sp.raw.err // the input may have ended (or failed) with these bytes
+	s.cut.rawErr = sp.raw.err // the input may have ended (or failed) with these bytes
 	s.phase = phSplice
 	s.c.putEncoder(s.enc) // unfinished on purpose: the upstream's blocks end the stream
 	s.enc = nil
-	s.releaseSplicer()
+	s.sp = nil
+	s.c.putSplicer(sp)
 	s.releaseScratch()
 }
 
 // pushRaw passes upstream bytes on, holding back the last eight (the
 // trailer, at the end).
 func (s *stream) pushRaw(b []byte) {
-	sp := s.sp
-	if sp == nil {
-		sp = s.cut
-	}
+	c := s.cut
 	if len(b) >= 8 {
-		s.out.Write(sp.tail[:sp.tailN])
+		s.out.Write(c.tail[:c.tailN])
 		s.out.Write(b[:len(b)-8])
-		sp.tailN = copy(sp.tail[:], b[len(b)-8:])
+		c.tailN = copy(c.tail[:], b[len(b)-8:])
 		return
 	}
-	all := append(sp.tail[:sp.tailN:sp.tailN], b...)
+	all := append(c.tail[:c.tailN:c.tailN], b...)
 	if over := len(all) - 8; over > 0 {
 		s.out.Write(all[:over])
 		all = all[over:]
 	}
-	sp.tailN = copy(sp.tail[:], all)
+	c.tailN = copy(c.tail[:], all)
 }
 
 // spliceRead copies the rest of the upstream body, then the new trailer.
 func (s *stream) spliceRead(p []byte) (int, error) {
-	sp := s.cut
+	c := s.cut
 	var n, got int // bytes returned in p, bytes read from the upstream
 	var err error
 	switch {
-	case sp.rawErr != nil:
-		err, sp.rawErr = sp.rawErr, nil
+	case c.rawErr != nil:
+		err, c.rawErr = c.rawErr, nil
 	case len(p) < 64:
 		var small [512]byte
 		got, err = s.src.Read(small[:])
 		s.pushRaw(small[:got])
 	default:
-		k := copy(p, sp.tail[:sp.tailN])
+		k := copy(p, c.tail[:c.tailN])
 		got, err = s.src.Read(p[k:])
 		n = k + got
 		if n >= 8 {
-			sp.tailN = copy(sp.tail[:], p[n-8:n])
+			c.tailN = copy(c.tail[:], p[n-8:n])
 			n -= 8
 		} else {
-			sp.tailN = copy(sp.tail[:], p[:n])
+			c.tailN = copy(c.tail[:], p[:n])
 			n = 0
 		}
 	}
 	s.c.m.passed(got)
-	sp.idle++
+	c.idle++
 	if got > 0 || err != nil {
-		sp.idle = 0
-	} else if sp.idle > 100 {
+		c.idle = 0
+	} else if c.idle > 100 {
 		err = errNoProgress
 	}
 	switch {
 	case err == io.EOF:
-		if sp.tailN < 8 {
+		if c.tailN < 8 {
 			s.err = errNoTrailer
 			break
 		}
-		upCRC := binary.LittleEndian.Uint32(sp.tail[:4])
-		upSize := binary.LittleEndian.Uint32(sp.tail[4:])
-		after := upSize - uint32(sp.cutPos) // decoded bytes after the cut, modulo 2^32
+		upCRC := binary.LittleEndian.Uint32(c.tail[:4])
+		upSize := binary.LittleEndian.Uint32(c.tail[4:])
+		after := upSize - uint32(c.cutPos) // decoded bytes after the cut, modulo 2^32
 		var t [8]byte
-		binary.LittleEndian.PutUint32(t[:4], upCRC^crc32Shift(sp.cutCRC^sp.outCRC, after))
-		binary.LittleEndian.PutUint32(t[4:], sp.outSize+after)
+		binary.LittleEndian.PutUint32(t[:4], upCRC^crc32Shift(c.cutCRC^c.outCRC, after))
+		binary.LittleEndian.PutUint32(t[4:], c.outSize+after)
 		s.out.Write(t[:])
 		s.phase = phEOF
 		s.cut = nil
 		if s.onEnd != nil {
-			s.onEnd(sp.cutPos+int64(after), sp.cutPos)
+			s.onEnd(c.cutPos+int64(after), c.cutPos)
 		}
 	case err != nil:
 		s.err = err
 	}
 	return n, nil
-}
-
-// releaseSplicer returns the decoding parts; the cut state stays.
-func (s *stream) releaseSplicer() {
-	sp := s.sp
-	s.sp = nil
-	if sp == nil {
-		return
-	}
-	s.cut = &splicer{cutPos: sp.cutPos, cutCRC: sp.cutCRC, outCRC: sp.outCRC, outSize: sp.outSize, tail: sp.tail, tailN: sp.tailN, rawErr: sp.rawErr}
-	s.c.putSplicer(sp)
 }
 
 func (c *codecs) getSplicer() *splicer {

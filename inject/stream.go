@@ -76,7 +76,7 @@ type stream struct {
 	onEnd      func(decoded, cutAt int64) // called at a clean end of a spliceable stream
 	spliceable bool                       // gzip in and out: the body may be cut (splice.go)
 	sp         *splicer                   // its decoder, until the cut
-	cut        *splicer                   // after the cut: what the trailer needs
+	cut        *cutState                  // after the cut: what the trailer needs
 	cutAt      int64                      // decoded offset of the cut, 0 if none
 	cutIn      int64                      // input offset of the byte the cut is in
 }
