@@ -173,9 +173,8 @@ func readGzipHeader(z *rawReader) error {
 type splicer struct {
 	raw   rawReader
 	inf   *inflate.Inflater
-	start int64  // input offset of the deflate data
-	pos   int64  // decoded bytes read
-	crc   uint32 // CRC-32 of those bytes
+	start int64 // input offset of the deflate data
+	pos   int64 // decoded bytes read
 
 	memberCRC  uint32 // CRC-32 of the current member's bytes
 	memberSize uint32 // their number, modulo 2^32
@@ -201,7 +200,6 @@ type cutState struct {
 func (sp *splicer) Read(p []byte) (int, error) {
 	n, err := sp.inf.Read(p)
 	sp.pos += int64(n)
-	sp.crc = crc32.Update(sp.crc, crc32.IEEETable, p[:n])
 	sp.memberCRC = crc32.Update(sp.memberCRC, crc32.IEEETable, p[:n])
 	sp.memberSize += uint32(n)
 	if err == io.EOF {
@@ -255,6 +253,7 @@ func (s *stream) startSplice(src io.Reader) error {
 // enough past the insertion point; everything decoded has been encoded.
 func (s *stream) maybeCut() {
 	sp := s.sp
+	// Only within the first member: its CRC is then the whole prefix's.
 	if !s.inserted || sp.multi || sp.pos < s.insertAt+spliceDistance {
 		return
 	}
@@ -269,7 +268,7 @@ func (s *stream) maybeCut() {
 		return
 	}
 	s.cutAt, s.cutIn = sp.pos, sp.start+bits/8
-	s.cut = &cutState{cutPos: sp.pos, cutCRC: sp.crc, outCRC: e.sum.Sum32(), outSize: e.size}
+	s.cut = &cutState{cutPos: sp.pos, cutCRC: sp.memberCRC /* no cut past the first member */, outCRC: e.sum.Sum32(), outSize: e.size}
 	rest := sp.raw.buf[at:sp.raw.w]
 	if r := int(bits % 8); r > 0 {
 		pad, _ := inflate.Pad(r)
