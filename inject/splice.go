@@ -268,7 +268,7 @@ func (s *stream) maybeCut() {
 		return
 	}
 	s.cutAt, s.cutIn = sp.pos, sp.start+bits/8
-	s.cut = &cutState{cutPos: sp.pos, cutCRC: sp.memberCRC /* no cut past the first member */, outCRC: e.sum.Sum32(), outSize: e.size}
+	s.cut = &cutState{cutPos: sp.pos, cutCRC: sp.memberCRC, outCRC: e.sum.Sum32(), outSize: e.size}
 	rest := sp.raw.buf[at:sp.raw.w]
 	if r := int(bits % 8); r > 0 {
 		pad, _ := inflate.Pad(r)
