@@ -25,7 +25,7 @@ WRK_TIMEOUT=${WRK_TIMEOUT:-30s}
 REPEAT=${REPEAT:-1}
 SCENARIOS=${SCENARIOS:-"html-20k/gzip html-20k/br html-150k/gzip html-150k/br html-2m/gzip html-2m/br html-10m/gzip html-10m/br asset-100k"}
 PEERS=${PEERS:-"direct bare nginx nginx-sub replaygate"}
-TTFB_N=${TTFB_N:-20}
+TTFB_N=${TTFB_N:-200}
 INFLIGHT_K=${INFLIGHT_K:-32}
 NGINX_WORKERS=${NGINX_WORKERS:-$(nproc)}
 NGINX_GZIP_LEVEL=${NGINX_GZIP_LEVEL:-1}
@@ -290,29 +290,38 @@ log "wrk command (first run; the others differ in URL, Accept-Encoding and -c): 
 # response); primed (each request right after a 20 KB page from the same
 # peer, so every peer starts warm); and primed with the client at real-time
 # priority (chrt -f 10), when the machine allows it. On 2 vCPUs the client
-# otherwise waits in the run queue behind the peer's own compression and
-# the upstream's burst, up to a scheduler time slice after the headers
-# were sent (perf sched, docs/benchmarks.md): a visitor's browser does not
-# share the proxy's CPUs, and the real-time client measures what it sees.
+# otherwise waits in the run queue behind the peer's own work and the
+# upstream's burst, up to a scheduler time slice after the bytes were sent
+# (perf sched, docs/benchmarks.md): a visitor's browser does not share the
+# proxy's CPUs, and the real-time client measures what it sees. The peers
+# are measured interleaved, round by round (bench/cmd/ttfb), so a slow
+# spell of the machine falls on all of them alike.
 modes=(primed back-to-back)
 chrt -f 10 true 2>/dev/null && modes=(primed-rt "${modes[@]}")
-[[ $TTFB_N -gt 0 ]] || modes=()
-# One unmeasured request per peer first, so that every peer has seen the
-# page (replaygate learns which paths to ask for precompressed gzip).
-for peer in $PEERS; do
-	[[ ${#modes[@]} -gt 0 ]] || break
-	run_waited "$WORK/bin/ttfb" --url "${URL[$peer]}/page-10m.html" -n 1 --accept-encoding gzip >/dev/null || die "ttfb warm-up $peer failed"
-done
+ttfb_peers=()
+[[ $TTFB_N -gt 0 ]] && ttfb_peers=($PEERS)
+ttfb_urls=()
+for peer in "${ttfb_peers[@]}"; do ttfb_urls+=(--url "${URL[$peer]}/page-10m.html"); done
+# One unmeasured round first, so that every peer has seen the page
+# (replaygate learns which paths to ask for precompressed gzip).
+if [[ ${#ttfb_peers[@]} -gt 0 ]]; then
+	run_waited "$WORK/bin/ttfb" "${ttfb_urls[@]}" -n 1 --accept-encoding gzip >/dev/null || die "ttfb warm-up failed"
+else
+	modes=()
+fi
 for mode in "${modes[@]}"; do
-	for peer in $PEERS; do
-		prime=() rt=()
-		[[ $mode == primed* ]] && prime=(--prime "${URL[$peer]}/page-20k.html")
-		[[ $mode == *-rt ]] && rt=(chrt -f 10)
-		run_waited "${rt[@]}" "$WORK/bin/ttfb" --url "${URL[$peer]}/page-10m.html" -n "$TTFB_N" --accept-encoding gzip "${prime[@]}" >"$WORK/tool.out" || die "ttfb $peer failed"
-		r=$(cat "$WORK/tool.out")
+	prime=() rt=()
+	[[ $mode == primed* ]] && prime=(--prime /page-20k.html)
+	[[ $mode == *-rt ]] && rt=(chrt -f 10)
+	run_waited "${rt[@]}" "$WORK/bin/ttfb" "${ttfb_urls[@]}" -n "$TTFB_N" --accept-encoding gzip "${prime[@]}" >"$WORK/tool.out" || die "ttfb $mode failed"
+	i=0
+	while IFS= read -r r; do
+		peer=${ttfb_peers[$i]}
+		i=$((i + 1))
 		printf '{"peer":"%s","mode":"%s","result":%s}\n' "$peer" "$mode" "$r" >>"$WORK/ttfb.jsonl"
 		log "ttfb $mode $peer: $r"
-	done
+	done <"$WORK/tool.out"
+	[[ $i == "${#ttfb_peers[@]}" ]] || die "ttfb $mode: $i result lines for ${#ttfb_peers[@]} peers"
 done
 
 # --- memory per in-flight response --------------------------------------

@@ -1,26 +1,35 @@
-// Command ttfb measures time to first byte of one URL over N sequential
-// requests on a kept-alive connection and prints one JSON line with the
-// median and 90th percentile of: the first response byte (status line), the
-// first body byte, and the complete response.
+// Command ttfb measures time to first byte of one path on one or more
+// peers over N rounds on kept-alive connections and prints, per peer, one
+// JSON line with the median and 90th percentile of: the first response
+// byte (status line), the first body byte, and the complete response.
 //
 // The first body byte is the honest figure for a rewriting proxy: a proxy
 // can send headers at once and still hold the body back while it buffers.
+//
+// Peers are measured interleaved: each round fetches the path once from
+// every peer, in an order that rotates from round to round, so that a
+// slow spell of the machine (a noisy neighbour, a CPU frequency change)
+// falls on every peer alike instead of on whichever ran then. The lines
+// come out in the order the peers were given.
 package main
 
 import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"fmt"
 	"io"
 	"log"
 	"net/http"
 	"net/http/httptrace"
+	"net/url"
 	"os"
 	"slices"
+	"strings"
 	"time"
 )
 
-// Result is the printed JSON line; durations are in milliseconds.
+// Result is one printed JSON line; durations are in milliseconds.
 type Result struct {
 	URL          string  `json:"url"`
 	N            int     `json:"n"`
@@ -37,54 +46,95 @@ type Result struct {
 
 type sample struct{ header, firstByte, total time.Duration }
 
+// peer is one origin measured, with its own connection.
+type peer struct {
+	url, prime string
+	client     *http.Client
+	res        Result
+	samples    []sample
+}
+
+// urls collects repeated --url flags.
+type urls []string
+
+func (u *urls) String() string     { return strings.Join(*u, " ") }
+func (u *urls) Set(v string) error { *u = append(*u, v); return nil }
+
 func main() {
-	url := flag.String("url", "", "URL to fetch")
-	n := flag.Int("n", 20, "measured requests")
-	warm := flag.Int("warmup", 2, "unmeasured requests first")
+	var targets urls
+	flag.Var(&targets, "url", "URL to fetch; repeat the flag to compare peers interleaved")
+	n := flag.Int("n", 20, "measured rounds")
+	warm := flag.Int("warmup", 2, "unmeasured rounds first")
 	accept := flag.String("accept-encoding", "gzip", "Accept-Encoding request header")
-	pause := flag.Duration("pause", 0, "idle time between requests (0: back to back)")
-	prime := flag.String("prime", "", "URL fetched (unmeasured) right before each request, so that every peer starts from the same warm state")
+	pause := flag.Duration("pause", 0, "idle time before each request (0: back to back)")
+	prime := flag.String("prime", "", "path fetched (unmeasured) from the same peer right before each request, so that every peer starts from the same warm state")
 	flag.Parse()
-	if *url == "" || *n < 1 {
-		log.Fatal("ttfb: --url and --n >= 1 are required")
+	if len(targets) == 0 || *n < 1 {
+		log.Fatal("ttfb: at least one --url and --n >= 1 are required")
 	}
-	client := &http.Client{Transport: &http.Transport{DisableCompression: true, Proxy: nil, MaxIdleConnsPerHost: 1}, Timeout: 120 * time.Second}
-	res := Result{URL: *url, N: *n}
-	var samples []sample
-	for i := range *warm + *n {
-		if i > 0 {
-			time.Sleep(*pause)
-		}
+	peers := make([]*peer, len(targets))
+	for i, t := range targets {
+		p := &peer{url: t, res: Result{URL: t, N: *n}}
+		p.client = &http.Client{Transport: &http.Transport{DisableCompression: true, Proxy: nil, MaxIdleConnsPerHost: 1}, Timeout: 120 * time.Second}
 		if *prime != "" {
-			if err := fetchAll(client, *prime); err != nil {
-				log.Fatalf("ttfb: prime %s: %v", *prime, err)
+			u, err := url.Parse(t)
+			if err != nil {
+				log.Fatalf("ttfb: --url %q: %v", t, err)
+			}
+			p.prime = (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: *prime}).String()
+		}
+		peers[i] = p
+	}
+	for round := range *warm + *n {
+		for k := range peers {
+			p := peers[(round+k)%len(peers)]
+			if err := p.fetch(*accept, *pause, round >= *warm); err != nil {
+				log.Fatalf("ttfb: %v", err)
 			}
 		}
-		s, bytes, enc, status, err := once(client, *url, *accept)
-		if err != nil {
-			log.Fatalf("ttfb: %s: %v", *url, err)
-		}
-		if i < *warm {
-			continue
-		}
-		if status/100 != 2 {
-			res.Non2xx++
-		}
-		res.BytesPerResp, res.Encoding = bytes, enc
-		samples = append(samples, s)
 	}
+	enc := json.NewEncoder(os.Stdout)
+	for _, p := range peers {
+		p.summarize()
+		_ = enc.Encode(p.res)
+	}
+}
+
+// fetch primes the peer if asked, then measures one request.
+func (p *peer) fetch(accept string, pause time.Duration, keep bool) error {
+	time.Sleep(pause)
+	if p.prime != "" {
+		if err := fetchAll(p.client, p.prime); err != nil {
+			return fmt.Errorf("prime %s: %w", p.prime, err)
+		}
+	}
+	s, bytes, enc, status, err := once(p.client, p.url, accept)
+	if err != nil {
+		return fmt.Errorf("%s: %w", p.url, err)
+	}
+	if !keep {
+		return nil
+	}
+	if status/100 != 2 {
+		p.res.Non2xx++
+	}
+	p.res.BytesPerResp, p.res.Encoding = bytes, enc
+	p.samples = append(p.samples, s)
+	return nil
+}
+
+func (p *peer) summarize() {
 	pick := func(f func(sample) time.Duration) (p50, p90 float64) {
-		d := make([]time.Duration, len(samples))
-		for i, s := range samples {
+		d := make([]time.Duration, len(p.samples))
+		for i, s := range p.samples {
 			d[i] = f(s)
 		}
 		slices.Sort(d)
 		return ms(percentile(d, 50)), ms(percentile(d, 90))
 	}
-	res.HeaderP50, res.HeaderP90 = pick(func(s sample) time.Duration { return s.header })
-	res.FirstByteP50, res.FirstByteP90 = pick(func(s sample) time.Duration { return s.firstByte })
-	res.TotalP50, res.TotalP90 = pick(func(s sample) time.Duration { return s.total })
-	json.NewEncoder(os.Stdout).Encode(res)
+	p.res.HeaderP50, p.res.HeaderP90 = pick(func(s sample) time.Duration { return s.header })
+	p.res.FirstByteP50, p.res.FirstByteP90 = pick(func(s sample) time.Duration { return s.firstByte })
+	p.res.TotalP50, p.res.TotalP90 = pick(func(s sample) time.Duration { return s.total })
 }
 
 func once(c *http.Client, url, accept string) (sample, int64, string, int, error) {
