@@ -4,6 +4,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
 	"net/url"
 	"strconv"
 	"strings"
@@ -31,8 +32,14 @@ func BenchmarkFrontPage(b *testing.B) {
 	for _, tc := range []struct {
 		name   string
 		inject bool
-	}{{"inject", true}, {"passthrough", false}} {
+		bare   bool
+	}{{"inject", true, false}, {"passthrough", false, false}, {"bare-reverseproxy", false, true}} {
 		b.Run(tc.name, func(b *testing.B) {
+			var h http.Handler
+			if tc.bare {
+				// The reference: the standard library's reverse proxy.
+				h = &httputil.ReverseProxy{Rewrite: func(pr *httputil.ProxyRequest) { pr.SetURL(u); pr.SetXForwarded() }, Transport: NewTransport(DefaultConfig())}
+			}
 			var opts Options
 			opts.Prefix = "/__replay"
 			if tc.inject {
@@ -50,7 +57,10 @@ func BenchmarkFrontPage(b *testing.B) {
 				b.Fatal(err)
 			}
 			defer f.Close()
-			srv := httptest.NewServer(f)
+			if h == nil {
+				h = f
+			}
+			srv := httptest.NewServer(h)
 			defer srv.Close()
 			client := srv.Client()
 			req, _ := http.NewRequest(http.MethodGet, srv.URL+"/", nil)
