@@ -115,6 +115,36 @@ func (e *dictEncoder) Write(p []byte) (int, error) {
 	if e.err != nil {
 		return 0, e.err
 	}
+	e.record(p)
+	return len(p), nil
+}
+
+// writeStored writes p (at most 65,535 bytes) as a stored block: for a
+// few hundred bytes on the way to the client's first byte (the page's
+// start and the tag), borrowing, priming and flushing a compressor costs
+// more time than deflate would save bytes.
+func (e *dictEncoder) writeStored(p []byte) {
+	if len(p) == 0 || e.err != nil {
+		return
+	}
+	e.header()
+	if e.err != nil {
+		return
+	}
+	// BFINAL=0 BTYPE=00, then LEN and NLEN: the stream is byte-aligned.
+	n := uint16(len(p))
+	if _, e.err = e.w.Write([]byte{0, byte(n), byte(n >> 8), ^byte(n), ^byte(n >> 8)}); e.err != nil {
+		return
+	}
+	if _, e.err = e.w.Write(p); e.err != nil {
+		return
+	}
+	e.record(p)
+}
+
+// record adds p, just written, to the checksum, the size and the history
+// the next write is primed with.
+func (e *dictEncoder) record(p []byte) {
 	e.sum.Write(p)
 	e.size += uint32(len(p))
 	if len(p) >= historySize {
@@ -124,7 +154,6 @@ func (e *dictEncoder) Write(p []byte) (int, error) {
 		copy(e.dict[:keep], e.dict[e.dictLen-keep:e.dictLen])
 		e.dictLen = keep + copy(e.dict[keep:], p)
 	}
-	return len(p), nil
 }
 
 // Flush is a no-op: every Write already ends on a byte boundary.

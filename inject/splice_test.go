@@ -425,7 +425,7 @@ func (g *gatedReader) Close() error { return nil }
 
 // TestSpliceTagLeavesEarly: from a gzip page, the page's start and the tag
 // come out after a few KiB of it were decoded, not after the decoder's
-// 32 KiB window filled (searchEager).
+// 32 KiB window filled (firstEager, searchEager).
 func TestSpliceTagLeavesEarly(t *testing.T) {
 	doc := bigPage(rand.New(rand.NewPCG(12, 13)), 300<<10)
 	up := encodeBytes(t, encGzip, false, doc)

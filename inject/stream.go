@@ -169,6 +169,11 @@ func (s *stream) start() error {
 	return nil
 }
 
+// storedStart is the most of the page's start and the markup that a
+// shared-compressor stream sends as stored blocks (writeStored): on a
+// page's first bytes time counts more than a few dozen bytes.
+const storedStart = 2 << 10
+
 // emit sends decoded bytes towards the client.
 func (s *stream) emit(b []byte) {
 	if len(b) == 0 {
@@ -201,8 +206,13 @@ func (s *stream) searchStep() {
 			if s.sp != nil {
 				s.sp.inf.SetEager(0)
 			}
-			s.emit(chunk[:k])
-			s.emit(s.markup)
+			if d, ok := s.enc.(*dictEncoder); ok && k+len(s.markup) <= storedStart {
+				d.writeStored(chunk[:k])
+				d.writeStored(s.markup)
+			} else {
+				s.emit(chunk[:k])
+				s.emit(s.markup)
+			}
 			s.phase = phCopy
 			if s.enc != nil && err == nil {
 				// Send the page's start and our tag at once (time to first
@@ -232,6 +242,9 @@ func (s *stream) searchStep() {
 				return
 			}
 		case undecided:
+			if s.sp != nil {
+				s.sp.inf.SetEager(searchEager)
+			}
 			k := int(s.sc.safe() - base)
 			s.emit(chunk[:k])
 			s.hold = copy(buf, chunk[k:])
