@@ -69,7 +69,7 @@ type requestState struct {
 	canHijack bool
 	// rewritten is set when the rewriter streams the response: its first
 	// body bytes wait for the rewriter (decode, search, re-encode), so the
-	// headers are sent at once instead of with them.
+	// headers do not wait for them longer than headerHold.
 	rewritten bool
 	// contentLength is the response's Content-Length, which the engine
 	// drops whenever the body is replaced; the writer puts it back.
@@ -151,9 +151,10 @@ func (f *Front) newEngine() *goproxy.ProxyHttpServer {
 // everything else to the upstream and nowhere else.
 func (f *Front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	rw := &responseWriter{ResponseWriter: w}
+	rw := &responseWriter{ResponseWriter: w, hold: headerHold}
 	route := "upstream"
 	defer func() {
+		rw.release()
 		rw.closeHijacked()
 		f.logAccess(r, rw, start)
 		f.m.request(route, rw.status, rw.aborted, time.Since(start))

@@ -14,6 +14,7 @@ import (
 	"net/textproto"
 	"net/url"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -617,6 +618,77 @@ func TestRewrittenHeadersLeaveAtOnce(t *testing.T) {
 	resp.Body.Close()
 	if string(b) != "<html><head></head></html>" {
 		t.Fatalf("body %q", b)
+	}
+}
+
+// flushLog is a ResponseWriter that records, for every flush, how many
+// body bytes had been written by then.
+type flushLog struct {
+	discardWriter
+	mu      sync.Mutex
+	written int
+	flushes []int
+}
+
+func (f *flushLog) Write(p []byte) (int, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.written += len(p)
+	return len(p), nil
+}
+
+func (f *flushLog) Flush() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.flushes = append(f.flushes, f.written)
+}
+
+func (f *flushLog) log() []int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.flushes)
+}
+
+// TestHeldHeaders: the headers of a streamed rewritten response leave with
+// its first body bytes when those come within the hold, and alone, once,
+// when they do not.
+func TestHeldHeaders(t *testing.T) {
+	rewritten := func(hold time.Duration) (*responseWriter, *flushLog) {
+		fl := &flushLog{discardWriter: discardWriter{http.Header{}}}
+		return &responseWriter{ResponseWriter: fl, hold: hold, state: &requestState{rewritten: true}}, fl
+	}
+
+	w, fl := rewritten(time.Hour)
+	w.WriteHeader(http.StatusOK)
+	w.Write([]byte("<html><head><script>"))
+	w.release()
+	if got := fl.log(); !slices.Equal(got, []int{20}) {
+		t.Errorf("prompt body: flushes after %v bytes, want one, with the body ([20])", got)
+	}
+
+	w, fl = rewritten(time.Millisecond)
+	w.WriteHeader(http.StatusOK)
+	deadline := time.Now().Add(10 * time.Second)
+	for len(fl.log()) == 0 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	w.Write([]byte("late"))
+	w.release()
+	if got := fl.log(); !slices.Equal(got, []int{0, 4}) {
+		t.Errorf("slow body: flushes after %v bytes, want the headers alone, then the body ([0 4])", got)
+	}
+
+	// Ending the handler ends the hold, even one firing right then:
+	// nothing touches the writer after.
+	for range 100 {
+		w, fl = rewritten(0)
+		w.WriteHeader(http.StatusOK)
+		w.release()
+		before := len(fl.log())
+		time.Sleep(time.Millisecond)
+		if after := len(fl.log()); after != before {
+			t.Fatalf("%d flushes before the handler returned, %d after", before, after)
+		}
 	}
 }
 

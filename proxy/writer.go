@@ -7,11 +7,20 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"time"
 )
 
 // copyBuffers serve ReadFrom: the engine copies every body with io.Copy,
 // which would otherwise allocate 32 KiB per response.
 var copyBuffers = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
+// headerHold is how long the headers of a streamed rewritten response
+// wait for its first body bytes. Those usually follow within a tenth of a
+// millisecond (decode, find <head>, encode), and leaving in the same
+// write gets them to the visitor sooner than a write of their own; if the
+// body is slow (an upstream that sends its headers early and computes the
+// page), the headers go alone when the hold ends.
+const headerHold = time.Millisecond
 
 // responseWriter records status and size for the access log, flushes after
 // every write when the response streams (no Content-Length, as
@@ -26,6 +35,13 @@ type responseWriter struct {
 	state     *requestState
 
 	aborted bool // the response was aborted after an upstream body error
+
+	// hold is headerHold (tests change it); held sends the headers of a
+	// rewritten response alone when it fires before the first body write.
+	hold     time.Duration
+	held     *time.Timer
+	heldMu   sync.Mutex
+	heldOver bool // the handler wrote, flushed or returned: held must not touch the writer
 
 	mu       sync.Mutex
 	hijacked net.Conn
@@ -46,14 +62,40 @@ func (w *responseWriter) WriteHeader(code int) {
 	w.streaming = w.Header().Get("Content-Length") == ""
 	w.ResponseWriter.WriteHeader(code)
 	if w.state != nil && w.state.rewritten {
+		w.held = time.AfterFunc(w.hold, w.sendHeld)
+	}
+}
+
+// sendHeld sends the headers alone: the body was not ready in time.
+func (w *responseWriter) sendHeld() {
+	w.heldMu.Lock()
+	defer w.heldMu.Unlock()
+	if !w.heldOver {
 		_ = http.NewResponseController(w.ResponseWriter).Flush()
 	}
+}
+
+// release ends the hold; from then on only the handler's goroutine uses
+// the writer. Called before every write and flush, and when the handler
+// returns.
+func (w *responseWriter) release() {
+	if w.held == nil {
+		return
+	}
+	if !w.held.Stop() {
+		// Fired: wait for sendHeld to finish, or make it do nothing.
+		w.heldMu.Lock()
+		w.heldOver = true
+		w.heldMu.Unlock()
+	}
+	w.held = nil
 }
 
 func (w *responseWriter) Write(p []byte) (int, error) {
 	if w.status == 0 {
 		w.WriteHeader(http.StatusOK)
 	}
+	w.release()
 	n, err := w.ResponseWriter.Write(p)
 	w.bytes += int64(n)
 	if w.streaming && err == nil {
@@ -106,11 +148,13 @@ func (b *watchedBody) WriteTo(w io.Writer) (int64, error) {
 
 // Flush sends buffered data to the client.
 func (w *responseWriter) Flush() {
+	w.release()
 	_ = http.NewResponseController(w.ResponseWriter).Flush()
 }
 
 // Hijack takes over the connection where the server allows it.
 func (w *responseWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	w.release()
 	conn, rw, err := http.NewResponseController(w.ResponseWriter).Hijack()
 	if err != nil {
 		return nil, nil, fmt.Errorf("proxy: hijack: %w", err)
