@@ -2,6 +2,7 @@ package inject
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
 	"io"
 	"strings"
@@ -81,6 +82,7 @@ type codecs struct {
 	bufR                          sync.Pool // *bufio.Reader for gzip/deflate input
 	scratch                       sync.Pool // *[]byte of scratchSize
 	whole                         sync.Pool // *bytes.Buffer for rewriteWhole
+	teeBufs                       sync.Pool // *bytes.Buffer for rawTee
 }
 
 // scratchSize is the decoded chunk size: large enough that one flush per
@@ -115,6 +117,25 @@ func (c *codecs) getScratch() *[]byte {
 }
 
 func (c *codecs) putScratch(b *[]byte) { c.scratch.Put(b) }
+
+// teeBufKeep is the largest rawTee buffer kept for reuse: the raw bytes of
+// a page's start, usually a few KiB; the rare page searched far keeps its
+// larger buffer to itself.
+const teeBufKeep = 64 << 10
+
+func (c *codecs) getTeeBuf() *bytes.Buffer {
+	if b, ok := c.teeBufs.Get().(*bytes.Buffer); ok {
+		return b
+	}
+	return bytes.NewBuffer(make([]byte, 0, 8<<10))
+}
+
+func (c *codecs) putTeeBuf(b *bytes.Buffer) {
+	if b.Cap() <= teeBufKeep {
+		b.Reset()
+		c.teeBufs.Put(b)
+	}
+}
 
 // smallBody is the largest declared page that is re-encoded with a pooled
 // private compressor even in low-memory mode.

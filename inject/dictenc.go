@@ -53,6 +53,7 @@ type dictEncoder struct {
 	size    uint32
 	dict    [historySize]byte
 	dictLen int
+	stored  [5]byte // a stored block's header (writeStored)
 	err     error
 }
 
@@ -89,13 +90,18 @@ func (e *dictEncoder) header() {
 	e.started = true
 	switch {
 	case e.format == encGzip:
-		// ID1 ID2 CM=deflate FLG=0 MTIME=0 XFL=0 OS=255 (unknown)
-		_, e.err = e.w.Write([]byte{0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 255})
+		_, e.err = e.w.Write(gzipHeader[:])
 	case !e.raw:
-		// CMF: deflate, 32 KiB window; FLG: default level, check bits.
-		_, e.err = e.w.Write([]byte{0x78, 0x9c})
+		_, e.err = e.w.Write(zlibHeader[:])
 	}
 }
+
+var (
+	// ID1 ID2 CM=deflate FLG=0 MTIME=0 XFL=0 OS=255 (unknown)
+	gzipHeader = [10]byte{0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 255}
+	// CMF: deflate, 32 KiB window; FLG: default level, check bits.
+	zlibHeader = [2]byte{0x78, 0x9c}
+)
 
 // Write compresses p and flushes it.
 func (e *dictEncoder) Write(p []byte) (int, error) {
@@ -133,7 +139,8 @@ func (e *dictEncoder) writeStored(p []byte) {
 	}
 	// BFINAL=0 BTYPE=00, then LEN and NLEN: the stream is byte-aligned.
 	n := uint16(len(p))
-	if _, e.err = e.w.Write([]byte{0, byte(n), byte(n >> 8), ^byte(n), ^byte(n >> 8)}); e.err != nil {
+	e.stored = [5]byte{0, byte(n), byte(n >> 8), ^byte(n), ^byte(n >> 8)}
+	if _, e.err = e.w.Write(e.stored[:]); e.err != nil {
 		return
 	}
 	if _, e.err = e.w.Write(p); e.err != nil {

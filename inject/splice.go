@@ -136,8 +136,15 @@ func (z *rawReader) offset() int64 { return z.base + int64(z.r) }
 // readGzipHeader consumes a gzip member header (RFC 1952, 2.3).
 func readGzipHeader(z *rawReader) error {
 	var h [10]byte
-	if _, err := io.ReadFull(z, h[:]); err != nil {
-		return err
+	for i := range h {
+		c, err := z.ReadByte() // not io.ReadFull: h would escape
+		if err == io.EOF && i > 0 {
+			err = io.ErrUnexpectedEOF
+		}
+		if err != nil {
+			return err
+		}
+		h[i] = c
 	}
 	const fhcrc, fextra, fname, fcomment = 1 << 1, 1 << 2, 1 << 3, 1 << 4
 	flg := h[3]

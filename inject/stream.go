@@ -26,7 +26,8 @@ var errRawLimit = errors.New("inject: raw bytes held during search exceed the li
 // when the search is abandoned.
 type rawTee struct {
 	src   io.Reader
-	held  bytes.Buffer
+	c     *codecs
+	held  *bytes.Buffer // pooled, while on
 	limit int
 	on    bool
 }
@@ -34,12 +35,24 @@ type rawTee struct {
 func (t *rawTee) Read(p []byte) (int, error) {
 	n, err := t.src.Read(p)
 	if t.on {
+		if t.held == nil {
+			t.held = t.c.getTeeBuf()
+		}
 		t.held.Write(p[:n])
 		if t.held.Len() > t.limit && err == nil {
 			err = errRawLimit
 		}
 	}
 	return n, err
+}
+
+// stop ends the recording and returns its buffer.
+func (t *rawTee) stop() {
+	t.on = false
+	if t.held != nil {
+		t.c.putTeeBuf(t.held)
+		t.held = nil
+	}
 }
 
 // stream is the rewriting body: it reads the upstream body, inserts the
@@ -89,7 +102,7 @@ func newStream(c *codecs, src io.ReadCloser, inEnc, outEnc encoding, xml bool, m
 	if inEnc != encIdentity && inEnc == outEnc {
 		// Raw input is at most a little more than the decoded bytes
 		// searched plus one decoder read-ahead.
-		s.tee = &rawTee{src: src, limit: limit + 64<<10, on: true}
+		s.tee = &rawTee{src: src, c: c, limit: limit + 64<<10, on: true}
 	}
 	return s
 }
@@ -220,8 +233,7 @@ func (s *stream) searchStep() {
 				// rest of the chunk is encoded with the next read.
 				s.hold = copy(buf, chunk[k:])
 				if s.tee != nil {
-					s.tee.on = false
-					s.tee.held = bytes.Buffer{}
+					s.tee.stop()
 				}
 				_ = s.enc.Flush()
 				return
@@ -232,8 +244,7 @@ func (s *stream) searchStep() {
 				s.releaseScratch() // the rest is read straight into the caller's buffer
 			}
 			if s.tee != nil {
-				s.tee.on = false
-				s.tee.held = bytes.Buffer{}
+				s.tee.stop()
 			}
 		case giveUp:
 			s.hold += n // everything read is original and still unsent
@@ -311,7 +322,10 @@ func (s *stream) abandon(cause error) {
 	if s.tee != nil {
 		s.out.Reset()
 		s.phase = phRaw
-		s.out.Write(s.tee.held.Bytes())
+		if s.tee.held != nil {
+			s.out.Write(s.tee.held.Bytes())
+		}
+		s.tee.stop()
 		s.tee = nil
 		if s.enc != nil {
 			s.enc = nil // dropped, not pooled: it holds a half-written stream

@@ -86,7 +86,11 @@ func (h *huffmanDecoder) init(lengths []int) bool {
 	const sanity = false
 
 	if h.min != 0 {
+		// Unlike Go's, keep the link tables' memory for the next block:
+		// a dynamic block otherwise allocates them afresh, twice.
+		links := h.links
 		*h = huffmanDecoder{}
+		h.links = links[:0]
 	}
 
 	// Count number of codes of each length,
@@ -141,7 +145,11 @@ func (h *huffmanDecoder) init(lengths []int) bool {
 
 		// create link tables
 		link := nextcode[huffmanChunkBits+1] >> 1
-		h.links = make([][]uint32, huffmanNumChunks-link)
+		if n := huffmanNumChunks - int(link); cap(h.links) >= n {
+			h.links = h.links[:n]
+		} else {
+			h.links = append(h.links[:cap(h.links)], make([][]uint32, n-cap(h.links))...)
+		}
 		for j := uint(link); j < huffmanNumChunks; j++ {
 			reverse := int(bits.Reverse16(uint16(j)))
 			reverse >>= uint(16 - huffmanChunkBits)
@@ -150,7 +158,12 @@ func (h *huffmanDecoder) init(lengths []int) bool {
 				panic("impossible: overwriting existing chunk")
 			}
 			h.chunks[reverse] = uint32(off<<huffmanValueShift | (huffmanChunkBits + 1))
-			h.links[off] = make([]uint32, numLinks)
+			if cap(h.links[off]) >= numLinks {
+				h.links[off] = h.links[off][:numLinks]
+				clear(h.links[off])
+			} else {
+				h.links[off] = make([]uint32, numLinks)
+			}
 		}
 	}
 
@@ -792,6 +805,8 @@ func (f *Inflater) Reset(r Reader) {
 		bits:     f.bits,
 		codebits: f.codebits,
 		dict:     f.dict,
+		h1:       huffmanDecoder{links: f.h1.links[:0]},
+		h2:       huffmanDecoder{links: f.h2.links[:0]},
 		step:     (*Inflater).nextBlock,
 	}
 	f.dict.init(maxMatchOffset, nil)
