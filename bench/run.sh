@@ -25,7 +25,8 @@ WRK_TIMEOUT=${WRK_TIMEOUT:-30s}
 REPEAT=${REPEAT:-1}
 SCENARIOS=${SCENARIOS:-"html-20k/gzip html-20k/br html-150k/gzip html-150k/br html-2m/gzip html-2m/br html-10m/gzip html-10m/br asset-100k"}
 PEERS=${PEERS:-"direct bare nginx nginx-sub replaygate"}
-TTFB_N=${TTFB_N:-200}
+TTFB_N=${TTFB_N:-500}
+TTFB_N_SLOW=${TTFB_N_SLOW:-50}
 INFLIGHT_K=${INFLIGHT_K:-32}
 NGINX_WORKERS=${NGINX_WORKERS:-$(nproc)}
 NGINX_GZIP_LEVEL=${NGINX_GZIP_LEVEL:-1}
@@ -41,7 +42,7 @@ NAV_ACCEPT='text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8'
 GATE_TAG='<script src="/__replay/gate.js" async></script>'
 BROWSER_AE='gzip, deflate, br'
 
-COMMAND="DURATION=$DURATION WARMUP=$WARMUP REPEAT=$REPEAT CONNS=$CONNS CONNS_2M=$CONNS_2M CONNS_10M=$CONNS_10M THREADS=$THREADS TTFB_N=$TTFB_N INFLIGHT_K=$INFLIGHT_K NGINX_WORKERS=$NGINX_WORKERS NGINX_GZIP_LEVEL=$NGINX_GZIP_LEVEL ./bench/run.sh"
+COMMAND="DURATION=$DURATION WARMUP=$WARMUP REPEAT=$REPEAT CONNS=$CONNS CONNS_2M=$CONNS_2M CONNS_10M=$CONNS_10M THREADS=$THREADS TTFB_N=$TTFB_N TTFB_N_SLOW=$TTFB_N_SLOW INFLIGHT_K=$INFLIGHT_K NGINX_WORKERS=$NGINX_WORKERS NGINX_GZIP_LEVEL=$NGINX_GZIP_LEVEL ./bench/run.sh"
 [[ $SCENARIOS == *" "*" "* ]] || COMMAND="SCENARIOS='$SCENARIOS' $COMMAND"
 
 for tool in wrk nginx curl go; do
@@ -293,35 +294,52 @@ log "wrk command (first run; the others differ in URL, Accept-Encoding and -c): 
 # otherwise waits in the run queue behind the peer's own work and the
 # upstream's burst, up to a scheduler time slice after the bytes were sent
 # (perf sched, docs/benchmarks.md): a visitor's browser does not share the
-# proxy's CPUs, and the real-time client measures what it sees. The peers
-# are measured interleaved, round by round (bench/cmd/ttfb), so a slow
-# spell of the machine falls on all of them alike.
+# proxy's CPUs, and the real-time client measures what it sees.
+#
+# The peers are measured interleaved, round by round in a random order
+# (bench/cmd/ttfb), so a slow spell of the machine falls on all of them
+# alike. Except nginx sub_filter: each of its requests compresses the
+# whole page (about 70 ms of CPU), which leaves the caches cold for
+# whichever peer comes next, so it is measured on its own, after them.
 modes=(primed back-to-back)
 chrt -f 10 true 2>/dev/null && modes=(primed-rt "${modes[@]}")
-ttfb_peers=()
-[[ $TTFB_N -gt 0 ]] && ttfb_peers=($PEERS)
-ttfb_urls=()
-for peer in "${ttfb_peers[@]}"; do ttfb_urls+=(--url "${URL[$peer]}/page-10m.html"); done
-# One unmeasured round first, so that every peer has seen the page
-# (replaygate learns which paths to ask for precompressed gzip).
-if [[ ${#ttfb_peers[@]} -gt 0 ]]; then
-	run_waited "$WORK/bin/ttfb" "${ttfb_urls[@]}" -n 1 --accept-encoding gzip >/dev/null || die "ttfb warm-up failed"
-else
-	modes=()
+groups=()
+if [[ $TTFB_N -gt 0 ]]; then
+	light=""
+	for peer in $PEERS; do [[ $peer == nginx-sub ]] || light+=" $peer"; done
+	[[ -n $light ]] && groups+=("${light# }")
+	[[ " $PEERS " == *" nginx-sub "* ]] && groups+=(nginx-sub)
 fi
-for mode in "${modes[@]}"; do
-	prime=() rt=()
+# ttfb_group MODE N PEER... — one interleaved measurement, one line per peer.
+ttfb_group() {
+	local mode=$1 n=$2 i=0 r
+	shift 2
+	local peers=("$@") urls=() prime=() rt=()
+	for peer in "${peers[@]}"; do urls+=(--url "${URL[$peer]}/page-10m.html"); done
 	[[ $mode == primed* ]] && prime=(--prime /page-20k.html)
 	[[ $mode == *-rt ]] && rt=(chrt -f 10)
-	run_waited "${rt[@]}" "$WORK/bin/ttfb" "${ttfb_urls[@]}" -n "$TTFB_N" --accept-encoding gzip "${prime[@]}" >"$WORK/tool.out" || die "ttfb $mode failed"
-	i=0
+	run_waited "${rt[@]}" "$WORK/bin/ttfb" "${urls[@]}" -n "$n" --accept-encoding gzip "${prime[@]}" >"$WORK/tool.out" || die "ttfb $mode failed"
 	while IFS= read -r r; do
-		peer=${ttfb_peers[$i]}
+		printf '{"peer":"%s","mode":"%s","result":%s}\n' "${peers[$i]}" "$mode" "$r" >>"$WORK/ttfb.jsonl"
+		log "ttfb $mode ${peers[$i]}: $r"
 		i=$((i + 1))
-		printf '{"peer":"%s","mode":"%s","result":%s}\n' "$peer" "$mode" "$r" >>"$WORK/ttfb.jsonl"
-		log "ttfb $mode $peer: $r"
 	done <"$WORK/tool.out"
-	[[ $i == "${#ttfb_peers[@]}" ]] || die "ttfb $mode: $i result lines for ${#ttfb_peers[@]} peers"
+	[[ $i == "${#peers[@]}" ]] || die "ttfb $mode: $i result lines for ${#peers[@]} peers"
+}
+# One unmeasured round first, so that every peer has seen the page
+# (replaygate learns which paths to ask for precompressed gzip).
+for g in "${groups[@]}"; do
+	warm=()
+	for peer in $g; do warm+=(--url "${URL[$peer]}/page-10m.html"); done
+	run_waited "$WORK/bin/ttfb" "${warm[@]}" -n 1 --accept-encoding gzip >/dev/null || die "ttfb warm-up failed"
+done
+for mode in "${modes[@]}"; do
+	for g in "${groups[@]}"; do
+		n=$TTFB_N
+		[[ $g == nginx-sub ]] && n=$TTFB_N_SLOW
+		# shellcheck disable=SC2086 # $g is a list of peer names
+		ttfb_group "$mode" "$n" $g
+	done
 done
 
 # --- memory per in-flight response --------------------------------------
@@ -371,7 +389,7 @@ cat >"$WORK/meta.json" <<META
   },
   "knobs": {
     "duration": "$DURATION", "warmup": "$WARMUP", "repeat": "$REPEAT (best run kept)", "connections": "$CONNS (2 MB: $CONNS_2M, 10 MB: $CONNS_10M)", "wrk threads": "$THREADS",
-    "nginx workers": "$NGINX_WORKERS", "nginx gzip_comp_level": "$NGINX_GZIP_LEVEL", "ttfb n": "$TTFB_N", "inflight k": "$INFLIGHT_K"
+    "nginx workers": "$NGINX_WORKERS", "nginx gzip_comp_level": "$NGINX_GZIP_LEVEL", "ttfb n": "$TTFB_N", "ttfb n sub_filter": "$TTFB_N_SLOW", "inflight k": "$INFLIGHT_K"
   },
   "notes": [
     "All processes share the same $(nproc) cores as wrk and the upstream; other work on the machine adds noise (see load average). Compare peers within a scenario: they ran back to back.",

@@ -7,10 +7,12 @@
 // can send headers at once and still hold the body back while it buffers.
 //
 // Peers are measured interleaved: each round fetches the path once from
-// every peer, in an order that rotates from round to round, so that a
-// slow spell of the machine (a noisy neighbour, a CPU frequency change)
-// falls on every peer alike instead of on whichever ran then. The lines
-// come out in the order the peers were given.
+// every peer, in a new random order, so that a slow spell of the machine
+// (a noisy neighbour, a CPU frequency change) falls on every peer alike
+// instead of on whichever ran then, and no peer always follows the same
+// one (a rotating order would put every request of one peer right after
+// the slowest peer's). The lines come out in the order the peers were
+// given.
 package main
 
 import (
@@ -20,6 +22,7 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httptrace"
 	"net/url"
@@ -85,9 +88,12 @@ func main() {
 		}
 		peers[i] = p
 	}
+	rng := rand.New(rand.NewPCG(1, 2)) // the same orders in every run
+	order := make([]*peer, len(peers))
+	copy(order, peers)
 	for round := range *warm + *n {
-		for k := range peers {
-			p := peers[(round+k)%len(peers)]
+		rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
+		for _, p := range order {
 			if err := p.fetch(*accept, *pause, round >= *warm); err != nil {
 				log.Fatalf("ttfb: %v", err)
 			}
