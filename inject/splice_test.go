@@ -228,6 +228,60 @@ func BenchmarkSplice(b *testing.B) {
 	}
 }
 
+// TestSpliceStartStored: the page's start and the tag leave as stored
+// blocks, not compressed: on the way to the first byte, borrowing and
+// priming a compressor costs more than the few bytes it would save. The
+// first read decodes about firstEager bytes of the page, no more.
+func TestSpliceStartStored(t *testing.T) {
+	doc := bigPage(rand.New(rand.NewPCG(14, 15)), 300<<10)
+	up := encodeBytes(t, encGzip, false, doc)
+	markup := []byte(`<script src="/__replay/gate.js" async></script>`)
+	s := newStream(testCodecs(t), &chunkReader{data: up, sizes: []int{len(up)}}, encGzip, encGzip, false, markup, DefaultConfig().MaxHeadBytes)
+	buf := make([]byte, 64<<10)
+	n, err := s.Read(buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	head := bytes.Index(doc, []byte("<head>")) + len("<head>")
+	if !bytes.Contains(buf[:n], doc[:head]) || !bytes.Contains(buf[:n], markup) {
+		t.Fatalf("first read (%d bytes) does not hold the page's start and the markup as they are", n)
+	}
+	if max := int64(firstEager + 258); s.sp.pos > max { // a match may overshoot: 258 bytes at most
+		t.Errorf("first read decoded %d bytes, want at most %d", s.sp.pos, max)
+	}
+	rest, err := io.ReadAll(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := append(append(append([]byte{}, doc[:head]...), markup...), doc[head:]...)
+	if got := decodeBytes(t, encGzip, append(buf[:n:n], rest...)); !bytes.Equal(got, want) {
+		t.Fatal("decoded output is not the page with the markup after <head>")
+	}
+}
+
+// BenchmarkSpliceFirstRead: the work between a gzip page's first bytes
+// arriving and the page's start with the tag leaving, on the way to the
+// visitor's first byte: the gzip header, the first block's Huffman
+// tables, firstEager decoded bytes, the scan and the stored blocks.
+func BenchmarkSpliceFirstRead(b *testing.B) {
+	doc := bigPage(rand.New(rand.NewPCG(8, 9)), 2<<20)
+	up := encodeBytes(b, encGzip, false, doc)
+	cfg := DefaultConfig()
+	c, _ := newCodecs(cfg)
+	markup := DefaultMarkup("/__replay")("0123456789abcdefghijkl")
+	buf := make([]byte, 32<<10)
+	b.SetBytes(firstEager)
+	b.ReportAllocs()
+	for b.Loop() {
+		s := newStream(c, &chunkReader{data: up, sizes: []int{32 << 10}}, encGzip, encGzip, false, markup, cfg.MaxHeadBytes)
+		n, err := s.Read(buf)
+		if err != nil || !bytes.Contains(buf[:n], markup) {
+			b.Fatalf("first read: %d bytes without the markup, %v", n, err)
+		}
+		s.finish() // back to the pools, as at a stream's end
+	}
+}
+
 // TestPathHints: a large page is asked for gzip once it has been seen,
 // and spliced; an upstream that compresses it on the fly is asked for
 // identity again; small pages and clients without gzip stay on identity.
