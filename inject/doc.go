@@ -50,8 +50,8 @@
 // flushed before Read returns, so a page flushed in parts by the upstream
 // reaches the client in parts. Identity bodies are passed straight through
 // after the insertion. A decode error after the insertion ends the body
-// with that error (the proxy then aborts the response): the headers were
-// already sent.
+// with that error (the proxy then aborts the response): the headers may
+// already have been sent.
 //
 // Headers of a rewritten response: Content-Length is dropped (the body is
 // sent chunked) or, for a page rewritten whole (below), set to the new

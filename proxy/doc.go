@@ -14,7 +14,9 @@
 // it would put in its own 500 responses. It also watches every upstream
 // body: when one breaks off, the visitor's response is aborted rather than
 // ended as if complete, and the Content-Length that the engine drops when
-// a body is replaced is put back.
+// a body is replaced is put back. The headers of a streamed rewritten page
+// wait up to a millisecond for its first body bytes, so that both reach
+// the visitor in one write; if the body is slower, they go alone.
 //
 // It does not know about consent, scrubbing or storage: those are handlers
 // mounted under the prefix.
