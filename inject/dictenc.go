@@ -130,6 +130,9 @@ func (e *dictEncoder) Write(p []byte) (int, error) {
 // start and the tag), borrowing, priming and flushing a compressor costs
 // more time than deflate would save bytes.
 func (e *dictEncoder) writeStored(p []byte) {
+	if len(p) > 0xffff {
+		panic("inject: writeStored of more than 65,535 bytes")
+	}
 	if len(p) == 0 || e.err != nil {
 		return
 	}

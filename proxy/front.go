@@ -26,7 +26,8 @@ type Rewriter interface {
 	// Rewrite may replace resp.Body and adjust headers; it reports whether
 	// it did. A body of known length keeps a Content-Length header with
 	// that length and goes out with it; a streamed body has none, and the
-	// response headers are then sent before the first body byte. A body
+	// response headers then go out with its first bytes, or alone if those
+	// take longer than a millisecond (headerHold). A body
 	// with an UpstreamErr() error method says the upstream body already
 	// failed: the front answers 502 (or 504) instead.
 	Rewrite(resp *http.Response) bool
