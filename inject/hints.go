@@ -12,7 +12,7 @@ import (
 // level. A large page the upstream keeps precompressed (nginx
 // gzip_static, Caddy's precompressed files, a CDN-built static site) is
 // the exception: asked for gzip, the upstream sends its stored bytes, and
-// splicing (splice.go) re-encodes only the page's first 32–100 KiB.
+// splicing (splice.go) re-encodes only the page's first 32 KiB or so.
 //
 // pathHints remembers such pages. A page that came uncompressed with a
 // Content-Length above smallBody marks its path large; from then on
@@ -21,11 +21,16 @@ import (
 // on the fly: its work would replace ours at a slower level, so the path
 // goes back to identity for good. A gzip answer with a length is taken
 // as precompressed and keeps the path on gzip, as long as splicing pays:
-// if the first usable block boundary lay past half the page (encoders
-// start a block every 50–150 KiB, so a page of 150 KiB may have to be
-// decoded almost whole), decoding and re-encoding costs more than
-// compressing the uncompressed page, and the path goes back to identity
-// for good too.
+// if the cut came past half the page (a <head> far into the page, or
+// stored blocks, which are cut only between blocks), decoding and
+// re-encoding costs more than compressing the uncompressed page, and the
+// path goes back to identity for good too.
+//
+// The threshold stays at smallBody although a page of 100 KiB would be
+// spliced more cheaply than compressed: an application that compresses on
+// the fly but sends a Content-Length (it buffers the page) cannot be told
+// from a precompressed one, and it would spend its own CPU on every such
+// page, at a slower level than ours.
 //
 // Host and path (never the query string) are kept in memory only, at most
 // maxHints of them; when full, an arbitrary sixteenth is dropped.

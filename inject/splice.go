@@ -14,16 +14,24 @@ import (
 // A gzip page that goes out gzip need not be re-encoded to its end. The
 // markup shifts every later byte, which breaks only the back-references
 // that reach from after the insertion point to before it; deflate
-// references reach at most 32 KiB back. So once the decoder stands at the
-// start of an upstream block at least 32 KiB past the insertion point,
-// everything up to there has been re-encoded (with the markup) and every
-// later block decodes the same after the markup as before: the rest of the
-// upstream stream is passed on as it is, without decoding it.
+// references reach at most 32 KiB back. So once the decoder stands at a
+// symbol 32 KiB past the insertion point, everything up to there has been
+// re-encoded (with the markup) and every later symbol decodes the same
+// after the markup as before: the rest of the upstream stream is passed
+// on as it is, without decoding it.
 //
-// Blocks start at any bit, and stored blocks depend on the position within
-// a byte, so the re-encoded part ends, after its sync flush, with empty
-// blocks that leave it as many bits into a byte as the upstream block
-// starts at (inflate.Pad); that byte is shared. The gzip trailer is
+// The decoder is made to hand out its output right at that point (a copy
+// may overshoot it by up to 258 bytes). If it stands between blocks
+// there, the upstream's next block follows the re-encoded part; inside a
+// Huffman block, a new block header with the same codes does
+// (inflate.Resume), and then the rest of the upstream's block. Stored
+// blocks are cut only between blocks.
+//
+// Blocks and symbols start at any bit, and stored blocks depend on the
+// position within a byte, so the re-encoded part ends, after its sync
+// flush, with empty blocks that leave it as many bits into a byte as the
+// upstream's symbol or block starts at (inflate.Pad, and in Resume before
+// the header); that byte is shared. The gzip trailer is
 // recomputed from the upstream's: its CRC-32 of the original page and the
 // CRC-32s of both prefixes give the CRC-32 of the new page (crc32Shift),
 // and the size grows by the markup.
@@ -134,13 +142,21 @@ func (z *rawReader) Read(p []byte) (int, error) {
 func (z *rawReader) offset() int64 { return z.base + int64(z.r) }
 
 // readGzipHeader consumes a gzip member header (RFC 1952, 2.3).
+// It returns io.EOF only if the input ends before the header's first
+// byte: a header cut short is an error, not the end of the body.
 func readGzipHeader(z *rawReader) error {
+	start := z.offset()
+	err := skipGzipHeader(z)
+	if err == io.EOF && z.offset() > start {
+		err = io.ErrUnexpectedEOF
+	}
+	return err
+}
+
+func skipGzipHeader(z *rawReader) error {
 	var h [10]byte
 	for i := range h {
 		c, err := z.ReadByte() // not io.ReadFull: h would escape
-		if err == io.EOF && i > 0 {
-			err = io.ErrUnexpectedEOF
-		}
 		if err != nil {
 			return err
 		}
@@ -262,16 +278,45 @@ func (s *stream) startSplice(src io.Reader) error {
 	return nil
 }
 
-// maybeCut cuts the stream if the decoder stands at a block start far
-// enough past the insertion point; everything decoded has been encoded.
+// aimCut makes the decoder hand out its output exactly where the stream
+// may first be cut, spliceDistance past the insertion point: at a symbol
+// start, usually, and so a cut (maybeCut). Until then, and once past it,
+// it hands out what fills its window, or a byte more after a copy that
+// straddled the window's end.
+func (s *stream) aimCut() {
+	sp := s.sp
+	if need := s.insertAt + spliceDistance - sp.pos; need > 0 {
+		sp.inf.SetEager(int(min(need, spliceDistance)))
+	} else {
+		sp.inf.SetEager(1)
+	}
+}
+
+// maybeCut cuts the stream if the decoder stands at a block start or,
+// inside a Huffman block, at a symbol start far enough past the insertion
+// point; everything decoded has been encoded.
 func (s *stream) maybeCut() {
 	sp := s.sp
 	// Only within the first member: its CRC is then the whole prefix's.
-	if !s.inserted || sp.multi || sp.pos < s.insertAt+spliceDistance {
+	if !s.inserted || sp.multi {
 		return
 	}
+	if sp.pos < s.insertAt+spliceDistance {
+		s.aimCut()
+		return
+	}
+	// lead goes before the upstream's bytes from the cut on: empty blocks
+	// that align the stream with the cut's bit (Pad) or, inside a block,
+	// those and a header for the rest of the block (Resume); its last
+	// byte is shared with the upstream's.
+	var lead []byte
 	bits, ok := sp.inf.BlockStart()
-	if !ok {
+	if ok {
+		lead, _ = inflate.Pad(int(bits % 8))
+	} else if bits, ok = sp.inf.SymbolStart(); ok {
+		lead = sp.inf.Resume(int(bits % 8))
+	} else {
+		s.aimCut()
 		return
 	}
 	e := s.enc.(*dictEncoder) // every Write ends byte-aligned
@@ -284,10 +329,11 @@ func (s *stream) maybeCut() {
 	s.cut = &cutState{cutPos: sp.pos, cutCRC: sp.memberCRC, outCRC: e.sum.Sum32(), outSize: e.size}
 	rest := sp.raw.buf[at:sp.raw.w]
 	if r := int(bits % 8); r > 0 {
-		pad, _ := inflate.Pad(r)
-		s.out.Write(pad[:len(pad)-1])
-		s.out.WriteByte(pad[len(pad)-1] | rest[0]&^(1<<r-1))
+		s.out.Write(lead[:len(lead)-1])
+		s.out.WriteByte(lead[len(lead)-1] | rest[0]&^(1<<r-1))
 		rest = rest[1:]
+	} else {
+		s.out.Write(lead)
 	}
 	s.c.m.cut()
 	s.c.m.passed(len(rest))

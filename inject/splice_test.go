@@ -103,8 +103,8 @@ func gzippers() []gzipper {
 // TestSplice rewrites gzip pages from several encoders in uneven pieces
 // and checks that the output is one valid gzip member (CRC and size
 // checked by two decoders), that it decodes to the page with the markup
-// after <head>, and that large pages were cut: the output ends with the
-// upstream's own compressed bytes.
+// after <head>, and that large pages were cut, as early as allowed: the
+// output ends with the upstream's own compressed bytes.
 func TestSplice(t *testing.T) {
 	rng := rand.New(rand.NewPCG(2, 3))
 	markup := []byte(`<script src="/__replay/gate.js" async></script>`)
@@ -150,6 +150,13 @@ func TestSplice(t *testing.T) {
 				}
 				if size >= 300<<10 && (s.cutAt == 0 || s.cutAt > 1<<20) {
 					t.Fatalf("cut at %d of %d", s.cutAt, len(doc))
+				}
+				// Inside Huffman blocks the cut comes right where it may
+				// first: at the symbol start spliceDistance past the tag,
+				// or one copy later. Stored blocks are cut between blocks.
+				if earliest := int64(at) + spliceDistance; g.name != "std-stored" && size > 2*spliceDistance &&
+					(s.cutAt < earliest || s.cutAt > earliest+258) {
+					t.Fatalf("cut at %d, want within a copy's length after %d", s.cutAt, earliest)
 				}
 				if s.cutAt > 0 {
 					tail := up[s.cutIn+1 : len(up)-8]
@@ -288,14 +295,14 @@ func BenchmarkSpliceFirstRead(b *testing.B) {
 func TestPathHints(t *testing.T) {
 	doc := bigPage(rand.New(rand.NewPCG(10, 11)), 400<<10)
 	gz := encodeBytes(t, encGzip, false, doc)
-	// A page that compresses to a single block: it cannot be cut, so
-	// gzip does not pay for it.
-	oneBlock := []byte("<html><head></head><body>" + strings.Repeat("<p>same</p>", 30000))
-	var oneBlockBuf bytes.Buffer
-	ow, _ := stdgzip.NewWriterLevel(&oneBlockBuf, 6)
-	ow.Write(oneBlock)
+	// A page whose <head> comes late: it cannot be cut in its first half
+	// (32 KiB past the tag at the earliest), so gzip does not pay for it.
+	lateHead := []byte("<!doctype html><!--" + strings.Repeat("comment ", 25<<10) + "--><html><head></head><body>" + strings.Repeat("<p>same</p>", 10000))
+	var lateHeadBuf bytes.Buffer
+	ow, _ := stdgzip.NewWriterLevel(&lateHeadBuf, 6)
+	ow.Write(lateHead)
 	ow.Close()
-	oneBlockGz := oneBlockBuf.Bytes()
+	lateHeadGz := lateHeadBuf.Bytes()
 	var seen []string
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ae := r.Header.Get("Accept-Encoding")
@@ -305,8 +312,8 @@ func TestPathHints(t *testing.T) {
 		switch r.URL.Path {
 		case "/small":
 			body = []byte(page)
-		case "/oneblock":
-			body, zbody = oneBlock, oneBlockGz
+		case "/latehead":
+			body, zbody = lateHead, lateHeadGz
 		}
 		if ae == "gzip" && r.URL.Path != "/small" {
 			w.Header().Set("Content-Encoding", "gzip")
@@ -356,12 +363,12 @@ func TestPathHints(t *testing.T) {
 		get("/onthefly", "gzip, br")
 		get("/small", "gzip")
 		get("/big-br-client", "br")
-		get("/oneblock", "gzip")
+		get("/latehead", "gzip")
 	}
 	want := []string{
-		"/big identity", "/onthefly identity", "/small identity", "/big-br-client identity", "/oneblock identity",
-		"/big gzip", "/onthefly gzip", "/small identity", "/big-br-client identity", "/oneblock gzip",
-		"/big gzip", "/onthefly identity", "/small identity", "/big-br-client identity", "/oneblock identity",
+		"/big identity", "/onthefly identity", "/small identity", "/big-br-client identity", "/latehead identity",
+		"/big gzip", "/onthefly gzip", "/small identity", "/big-br-client identity", "/latehead gzip",
+		"/big gzip", "/onthefly identity", "/small identity", "/big-br-client identity", "/latehead identity",
 	}
 	if strings.Join(seen, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("upstream saw:\n%s\nwant:\n%s", strings.Join(seen, "\n"), strings.Join(want, "\n"))
@@ -533,8 +540,9 @@ func spliceRun(t *testing.T, src io.ReadCloser) ([]byte, *stream, error) {
 
 // TestSpliceChecksTrailerBeforeCut: a page decoded to its end (never cut)
 // has its gzip trailer checked, like the non-splicing path: a bit flipped
-// in a stored block, a wrong size, a missing or short trailer and bytes
-// after the member all end the body with an error.
+// in a stored block, a wrong size, a missing or short trailer, bytes after
+// the member and a second member's header cut short all end the body with
+// an error.
 func TestSpliceChecksTrailerBeforeCut(t *testing.T) {
 	doc := bigPage(rand.New(rand.NewPCG(21, 22)), 20<<10)
 	stored := stdGzip(t, doc, stdgzip.NoCompression)
@@ -549,6 +557,9 @@ func TestSpliceChecksTrailerBeforeCut(t *testing.T) {
 		"no trailer":    good[:len(good)-8],
 		"short trailer": good[:len(good)-3],
 		"garbage after": append(bytes.Clone(good), "garbage!!"...),
+		// A second member cut off in its file name: not a clean end.
+		"second member cut short":   append(bytes.Clone(good), 0x1f, 0x8b, 8, 1<<3, 0, 0, 0, 0, 0, 255, 'p', 'a'),
+		"second member header only": append(bytes.Clone(good), 0x1f, 0x8b, 8, 1<<2, 0, 0, 0, 0, 0, 255, 4),
 	} {
 		_, s, err := spliceRun(t, &chunkReader{data: up, sizes: []int{3000}})
 		if err == nil {

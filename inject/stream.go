@@ -217,7 +217,7 @@ func (s *stream) searchStep() {
 			k := int(at - base)
 			s.inserted, s.insertAt = true, at
 			if s.sp != nil {
-				s.sp.inf.SetEager(0)
+				s.aimCut()
 			}
 			if d, ok := s.enc.(*dictEncoder); ok && k+len(s.markup) <= storedStart {
 				d.writeStored(chunk[:k])

@@ -280,6 +280,13 @@ type Inflater struct {
 	// the next block header is read.
 	atBlock bool
 
+	// midBlock is set when a Huffman block handed out its output and has
+	// symbols left (SymbolStart); nlit and ndist are the numbers of
+	// literal/length and distance code lengths of the current dynamic
+	// block, which bits holds (Resume).
+	midBlock    bool
+	nlit, ndist int
+
 	// Output is handed out once the window is full or, with SetEager,
 	// once eager bytes are pending: at dict.wrPos == flushPos.
 	eager, flushPos int
@@ -309,6 +316,7 @@ func (f *Inflater) SetEager(n int) {
 
 func (f *Inflater) nextBlock() {
 	f.atBlock = false
+	f.midBlock = false
 	for f.nb < 1+2 {
 		if f.err = f.moreBits(); f.err != nil {
 			return
@@ -384,11 +392,13 @@ func (f *Inflater) readHuffman() error {
 	if nlit > maxNumLit {
 		return CorruptInputError(f.roffset)
 	}
+	f.nlit = nlit
 	f.b >>= 5
 	ndist := int(f.b&0x1F) + 1
 	if ndist > maxNumDist {
 		return CorruptInputError(f.roffset)
 	}
+	f.ndist = ndist
 	f.b >>= 5
 	nclen := int(f.b&0xF) + 4
 	// numCodes is 19, so nclen is always valid.
@@ -515,6 +525,7 @@ readLiteral:
 				f.handOut()
 				f.step = (*Inflater).huffmanBlock
 				f.stepState = stateInit
+				f.midBlock = true
 				return
 			}
 			goto readLiteral
@@ -622,6 +633,7 @@ copyHistory:
 			f.handOut()
 			f.step = (*Inflater).huffmanBlock // We need to continue this work
 			f.stepState = stateDict
+			f.midBlock = true
 			return
 		}
 		goto readLiteral
@@ -685,6 +697,7 @@ func (f *Inflater) copyData() {
 }
 
 func (f *Inflater) finishBlock() {
+	f.midBlock = false
 	if f.final {
 		if f.dict.availRead() > 0 {
 			f.handOut()
@@ -820,6 +833,19 @@ func (f *Inflater) Reset(r Reader) {
 // ended, as Read moves on without returning.
 func (f *Inflater) BlockStart() (bits int64, ok bool) {
 	if !f.atBlock || len(f.toRead) > 0 || f.err != nil {
+		return 0, false
+	}
+	return f.roffset*8 - int64(f.nb), true
+}
+
+// SymbolStart reports whether, between two Reads, f stands inside a
+// Huffman block at the start of a symbol, with all output of the symbols
+// before it returned, and if so how many bits of input come before that
+// symbol. Resume then gives what continues a stream there with the rest
+// of the block's symbols. With SetEager, hand-outs inside a block happen
+// at symbol starts, except when a copy reaches the end of the window.
+func (f *Inflater) SymbolStart() (bits int64, ok bool) {
+	if !f.midBlock || f.copyLen > 0 || len(f.toRead) > 0 || f.err != nil {
 		return 0, false
 	}
 	return f.roffset*8 - int64(f.nb), true

@@ -54,6 +54,78 @@ func cutAt(b []byte, k int64) []byte {
 	return append(out, rest...)
 }
 
+// resumeAt returns the stream b from bit k on, after Resume, the way the
+// injector splices it inside a block.
+func resumeAt(b []byte, k int64, lead []byte) []byte {
+	r := int(k % 8)
+	out := bytes.Clone(lead)
+	rest := b[k/8:]
+	if r > 0 {
+		out[len(out)-1] |= rest[0] &^ (1<<r - 1)
+		rest = rest[1:]
+	}
+	return append(out, rest...)
+}
+
+// TestSymbolStarts decodes streams from several encoders with hand-outs
+// at random points and checks every few symbol starts reported: the
+// stream resumed there (Resume, then the input from that bit on) must
+// decode, given the output so far as its window, to the rest of the
+// output, with the standard library's decoder and klauspost's.
+func TestSymbolStarts(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for _, size := range []int{3000, 200 << 10, 700 << 10} {
+		data := sample(rng, size)
+		for _, c := range compressors() {
+			t.Run(fmt.Sprintf("%s/%d", c.name, size), func(t *testing.T) {
+				comp := c.fn(data)
+				f := New(&byteReader{b: comp, step: 1 + rng.IntN(5000)})
+				var out []byte
+				buf := make([]byte, 40<<10)
+				checked := 0
+				for i := 0; ; i++ {
+					f.SetEager(1 + rng.IntN(20000))
+					n, err := f.Read(buf)
+					out = append(out, buf[:n]...)
+					if err == io.EOF {
+						break
+					}
+					if err != nil {
+						t.Fatalf("read: %v", err)
+					}
+					bits, ok := f.SymbolStart()
+					if !ok || i%5 != 0 {
+						continue
+					}
+					checked++
+					lead := f.Resume(int(bits % 8))
+					stream := resumeAt(comp, bits, lead)
+					dict := out[max(0, len(out)-maxMatchOffset):]
+					for name, r := range map[string]io.Reader{
+						"compress/flate": stdflate.NewReaderDict(bytes.NewReader(stream), dict),
+						"klauspost":      kflate.NewReaderDict(bytes.NewReader(stream), dict),
+					} {
+						rest, err := io.ReadAll(r)
+						if err != nil {
+							t.Fatalf("%s: stream resumed at bit %d (output %d): %v", name, bits, len(out), err)
+						}
+						if !bytes.Equal(rest, data[len(out):]) {
+							t.Fatalf("%s: stream resumed at bit %d (output %d) decodes to %d bytes, want %d", name, bits, len(out), len(rest), len(data)-len(out))
+						}
+					}
+				}
+				if !bytes.Equal(out, data) {
+					t.Fatalf("decoded %d bytes, want %d", len(out), len(data))
+				}
+				huffman := c.name != "std-store"
+				if huffman && size >= 200<<10 && checked == 0 {
+					t.Fatal("no symbol start was checked")
+				}
+			})
+		}
+	}
+}
+
 // sample makes text with repeats, like HTML, of about n bytes.
 func sample(rng *rand.Rand, n int) []byte {
 	words := []string{"<div class=\"card\">", "</div>", "<a href=\"/p/", "\">", "</a>", "price", " ", "\n", "€", "<td>", "lorem ipsum "}

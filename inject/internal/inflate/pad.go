@@ -23,22 +23,29 @@ var pads = sync.OnceValue(func() [8]padding {
 	var out [8]padding
 	for r := 1; r < 8; r++ {
 		var w bitWriter
-		if r%2 == 0 {
-			// An empty block with the fixed code is 10 bits: header, EOB.
-			for i := 0; i < r/2; i++ {
-				w.bits(0b010, 3) // BFINAL 0, BTYPE 01
-				w.code(0, 7)     // end of block, 0000000
-			}
-		} else {
-			// An empty dynamic block of 101+2k bits, k single zero
-			// lengths: 101 is 5 mod 8, so k = 0..3 gives 5, 7, 1, 3.
-			k := map[int]int{5: 0, 7: 1, 1: 2, 3: 3}[r]
-			emptyDynamic(&w, k)
-		}
+		writePad(&w, r)
 		out[r] = padding{w.out, w.n}
 	}
 	return out
 })
+
+// writePad writes empty, non-final blocks whose length in bits is
+// congruent to r modulo 8 (none for r = 0).
+func writePad(w *bitWriter, r int) {
+	switch {
+	case r == 0:
+	case r%2 == 0:
+		// An empty block with the fixed code is 10 bits: header, EOB.
+		for i := 0; i < r/2; i++ {
+			w.bits(0b010, 3) // BFINAL 0, BTYPE 01
+			w.code(0, 7)     // end of block, 0000000
+		}
+	default:
+		// An empty dynamic block of 101+2k bits, k single zero
+		// lengths: 101 is 5 mod 8, so k = 0..3 gives 5, 7, 1, 3.
+		emptyDynamic(w, map[int]int{5: 0, 7: 1, 1: 2, 3: 3}[r])
+	}
+}
 
 // emptyDynamic writes an empty block with dynamic codes, 101+2k bits.
 //
