@@ -32,9 +32,9 @@ type Config struct {
 	// navigation requests and compresses the rewritten page for the client
 	// itself, which saves decoding work (see BENCH_NOTES.md).
 	UpstreamIdentity bool `yaml:"upstream_identity"`
-	// SpliceGzip re-encodes a gzip page that goes out gzip only up to the
-	// first upstream block starting 32 KiB past the insertion point and
-	// passes the rest of the upstream's stream on as it is (splice.go).
+	// SpliceGzip re-encodes a gzip page that goes out gzip only up to 32
+	// KiB past the insertion point and passes the rest of the upstream's
+	// stream on as it is (splice.go).
 	// It assumes one gzip member per body, as web servers send.
 	SpliceGzip bool `yaml:"splice_gzip"`
 	// OverrideScriptNone injects even when an enforced CSP forbids all

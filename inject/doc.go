@@ -79,10 +79,10 @@
 // avoids both for page loads.
 //
 // With Config.SpliceGzip (default), a gzip page that goes out gzip is
-// re-encoded only up to the first upstream block that starts 32 KiB past
-// the insertion point; the rest of the upstream's compressed stream is
-// passed on undecoded (splice.go). A 2 MB page costs 0.7 ms instead of
-// 7.7 ms (BenchmarkSplice).
+// re-encoded only up to 32 KiB past the insertion point (where an upstream
+// block or, inside a block, a symbol starts); the rest of the upstream's
+// compressed stream is passed on undecoded (splice.go). A 2 MB page costs
+// 0.14 ms instead of 7.7 ms (BenchmarkSplice).
 //
 // # PrepareRequest
 //

@@ -39,7 +39,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}),
 		spliced: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "replaygate_inject_spliced_total",
-			Help: "Gzip pages re-encoded only up to an upstream block boundary, the rest passed on as the upstream compressed it.",
+			Help: "Gzip pages re-encoded only up to 32 KiB past the tag, the rest passed on as the upstream compressed it.",
 		}),
 		splicedBytes: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "replaygate_inject_spliced_bytes_total",
