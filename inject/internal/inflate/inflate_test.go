@@ -80,49 +80,61 @@ func TestSymbolStarts(t *testing.T) {
 			t.Run(fmt.Sprintf("%s/%d", c.name, size), func(t *testing.T) {
 				comp := c.fn(data)
 				f := New(&byteReader{b: comp, step: 1 + rng.IntN(5000)})
-				var out []byte
-				buf := make([]byte, 40<<10)
+				f.SetEager(1 + rng.IntN(20000))
 				checked := 0
-				for i := 0; ; i++ {
-					f.SetEager(1 + rng.IntN(20000))
-					n, err := f.Read(buf)
-					out = append(out, buf[:n]...)
-					if err == io.EOF {
-						break
-					}
-					if err != nil {
-						t.Fatalf("read: %v", err)
-					}
+				decodeAll(t, f, make([]byte, 40<<10), data, func(i int, out []byte) {
+					defer f.SetEager(1 + rng.IntN(20000))
 					bits, ok := f.SymbolStart()
 					if !ok || i%5 != 0 {
-						continue
+						return
 					}
 					checked++
-					lead := f.Resume(int(bits % 8))
-					stream := resumeAt(comp, bits, lead)
+					stream := resumeAt(comp, bits, f.Resume(int(bits%8)))
 					dict := out[max(0, len(out)-maxMatchOffset):]
-					for name, r := range map[string]io.Reader{
-						"compress/flate": stdflate.NewReaderDict(bytes.NewReader(stream), dict),
-						"klauspost":      kflate.NewReaderDict(bytes.NewReader(stream), dict),
-					} {
-						rest, err := io.ReadAll(r)
-						if err != nil {
-							t.Fatalf("%s: stream resumed at bit %d (output %d): %v", name, bits, len(out), err)
-						}
-						if !bytes.Equal(rest, data[len(out):]) {
-							t.Fatalf("%s: stream resumed at bit %d (output %d) decodes to %d bytes, want %d", name, bits, len(out), len(rest), len(data)-len(out))
-						}
-					}
-				}
-				if !bytes.Equal(out, data) {
-					t.Fatalf("decoded %d bytes, want %d", len(out), len(data))
-				}
+					what := fmt.Sprintf("stream resumed at bit %d (output %d)", bits, len(out))
+					wantRest(t, "compress/flate: "+what, stdflate.NewReaderDict(bytes.NewReader(stream), dict), data[len(out):])
+					wantRest(t, "klauspost: "+what, kflate.NewReaderDict(bytes.NewReader(stream), dict), data[len(out):])
+				})
 				huffman := c.name != "std-store"
 				if huffman && size >= 200<<10 && checked == 0 {
 					t.Fatal("no symbol start was checked")
 				}
 			})
 		}
+	}
+}
+
+// decodeAll decodes with f in Reads into buf, calls each after every Read
+// but the last with the Read's number and the output so far, and wants
+// data in the end.
+func decodeAll(t *testing.T, f *Inflater, buf, data []byte, each func(i int, out []byte)) {
+	t.Helper()
+	var out []byte
+	for i := 0; ; i++ {
+		n, err := f.Read(buf)
+		out = append(out, buf[:n]...)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatalf("read: %v", err)
+		}
+		each(i, out)
+	}
+	if !bytes.Equal(out, data) {
+		t.Fatalf("decoded %d bytes, want %d (equal prefix %v)", len(out), len(data), bytes.HasPrefix(data, out))
+	}
+}
+
+// wantRest reads r to its end and wants want.
+func wantRest(t *testing.T, what string, r io.Reader, want []byte) {
+	t.Helper()
+	rest, err := io.ReadAll(r)
+	if err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+	if !bytes.Equal(rest, want) {
+		t.Fatalf("%s decodes to %d bytes, want %d", what, len(rest), len(want))
 	}
 }
 
@@ -198,38 +210,20 @@ func TestBlockStarts(t *testing.T) {
 				if rng.IntN(2) == 0 {
 					f.SetEager(1 + rng.IntN(9000))
 				}
-				var out []byte
-				buf := make([]byte, 1+rng.IntN(70000))
 				starts := 0
-				for {
-					n, err := f.Read(buf)
-					out = append(out, buf[:n]...)
-					if err == io.EOF {
-						break
-					}
-					if err != nil {
-						t.Fatalf("read: %v", err)
-					}
+				decodeAll(t, f, make([]byte, 1+rng.IntN(70000)), data, func(_ int, out []byte) {
 					bits, ok := f.BlockStart()
 					if !ok {
-						continue
+						return
 					}
 					starts++
 					if starts%7 != 1 {
-						continue // checking every start is quadratic
+						return // checking every start is quadratic
 					}
 					dict := out[max(0, len(out)-maxMatchOffset):]
-					rest, err := io.ReadAll(stdflate.NewReaderDict(bytes.NewReader(cutAt(comp, bits)), dict))
-					if err != nil {
-						t.Fatalf("stream cut at bit %d (output %d): %v", bits, len(out), err)
-					}
-					if !bytes.Equal(rest, data[len(out):]) {
-						t.Fatalf("stream cut at bit %d (output %d) decodes to %d bytes, want %d", bits, len(out), len(rest), len(data)-len(out))
-					}
-				}
-				if !bytes.Equal(out, data) {
-					t.Fatalf("decoded %d bytes, want %d (equal prefix %v)", len(out), len(data), bytes.HasPrefix(data, out))
-				}
+					what := fmt.Sprintf("stream cut at bit %d (output %d)", bits, len(out))
+					wantRest(t, what, stdflate.NewReaderDict(bytes.NewReader(cutAt(comp, bits)), dict), data[len(out):])
+				})
 				if size >= 200<<10 && c.name != "std-store" && starts == 0 {
 					t.Errorf("no block start reported in %d bytes", len(comp))
 				}
