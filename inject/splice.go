@@ -378,16 +378,11 @@ func (s *stream) spliceRead(p []byte) (int, error) {
 		got, err = s.src.Read(small[:])
 		s.pushRaw(small[:got])
 	default:
-		k := copy(p, c.tail[:c.tailN])
-		got, err = s.src.Read(p[k:])
-		n = k + got
-		if n >= 8 {
-			c.tailN = copy(c.tail[:], p[n-8:n])
-			n -= 8
-		} else {
-			c.tailN = copy(c.tail[:], p[:n])
-			n = 0
-		}
+		// Into all of p: a buffered reader below (the transport's, 32 KiB)
+		// passes reads at least its size straight through; 8 bytes fewer
+		// and every other read returned the 8 it kept (BENCH_NOTES.md).
+		got, err = s.src.Read(p)
+		n = c.hold(p, got)
 	}
 	s.c.m.passed(got)
 	c.idle++
@@ -418,6 +413,30 @@ func (s *stream) spliceRead(p []byte) (int, error) {
 		s.err = err
 	}
 	return n, nil
+}
+
+// hold puts the bytes held back before the got bytes just read into p
+// and holds back the last eight of them all. It returns how many bytes of
+// p go on.
+func (c *cutState) hold(p []byte, got int) int {
+	all := c.tailN + got
+	if all <= 8 {
+		c.tailN += copy(c.tail[c.tailN:], p[:got])
+		return 0
+	}
+	var next [8]byte // the last eight of tail and p[:got]
+	if got >= 8 {
+		copy(next[:], p[got-8:got])
+		copy(p[c.tailN:], p[:got-8])
+		copy(p, c.tail[:c.tailN])
+	} else {
+		keep := 8 - got // bytes of the tail held back again
+		copy(next[keep:], p[:got])
+		copy(next[:keep], c.tail[c.tailN-keep:c.tailN])
+		copy(p, c.tail[:c.tailN-keep])
+	}
+	c.tail, c.tailN = next, 8
+	return all - 8
 }
 
 func (c *codecs) getSplicer() *splicer {

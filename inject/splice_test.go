@@ -266,6 +266,37 @@ func TestSpliceStartStored(t *testing.T) {
 	}
 }
 
+// TestCutHold: after a cut, what goes on is everything read but the last
+// eight bytes, whatever the sizes of the reads, and the last eight are
+// what is held.
+func TestCutHold(t *testing.T) {
+	rng := rand.New(rand.NewPCG(31, 32))
+	for range 200 {
+		var c cutState
+		var in, out []byte
+		p := make([]byte, 1+rng.IntN(100))
+		for range 1 + rng.IntN(30) {
+			got := rng.IntN(len(p) + 1)
+			if rng.IntN(3) == 0 {
+				got = rng.IntN(min(9, len(p)+1))
+			}
+			for i := range got {
+				p[i] = byte(rng.Uint32())
+			}
+			in = append(in, p[:got]...)
+			n := c.hold(p, got)
+			out = append(out, p[:n]...)
+			want := max(0, len(in)-8)
+			if !bytes.Equal(out, in[:want]) {
+				t.Fatalf("after %d bytes read: %d passed on, want the first %d", len(in), len(out), want)
+			}
+			if !bytes.Equal(c.tail[:c.tailN], in[want:]) {
+				t.Fatalf("after %d bytes read: holding %x, want %x", len(in), c.tail[:c.tailN], in[want:])
+			}
+		}
+	}
+}
+
 // BenchmarkSpliceFirstRead: the work between a gzip page's first bytes
 // arriving and the page's start with the tag leaving, on the way to the
 // visitor's first byte: the gzip header, the first block's Huffman
