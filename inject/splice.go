@@ -59,7 +59,7 @@ const spliceDistance = 32 << 10
 // little, since <head> is usually within the page's first few hundred
 // bytes and every decoded byte delays the page's first bytes (in a
 // running proxy, with cold caches, about 8 ns each); then more. Once the
-// point is found it fills its 32 KiB window first.
+// point is found, aimCut sets where the hand-outs fall.
 const (
 	firstEager  = 512
 	searchEager = 4 << 10
@@ -278,11 +278,12 @@ func (s *stream) startSplice(src io.Reader) error {
 	return nil
 }
 
-// aimCut makes the decoder hand out its output exactly where the stream
-// may first be cut, spliceDistance past the insertion point: at a symbol
-// start, usually, and so a cut (maybeCut). Until then, and once past it,
-// it hands out what fills its window, or a byte more after a copy that
-// straddled the window's end.
+// aimCut makes the decoder's next hand-out fall where the stream may
+// first be cut, spliceDistance past the insertion point (or at the end of
+// its window, if that comes first): at a symbol start, usually, and so a
+// cut (maybeCut). Past that point, where a hand-out fell inside a copy
+// that reached the window's end, the next one comes right after that
+// copy.
 func (s *stream) aimCut() {
 	sp := s.sp
 	if need := s.insertAt + spliceDistance - sp.pos; need > 0 {
