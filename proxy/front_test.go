@@ -692,6 +692,50 @@ func TestHeldHeaders(t *testing.T) {
 	}
 }
 
+// readSizes is a Rewriter that streams every body through a reader
+// recording the largest read asked of it.
+type readSizes struct {
+	mu  sync.Mutex
+	max int
+}
+
+func (*readSizes) PrepareRequest(*http.Request) {}
+func (r *readSizes) Rewrite(resp *http.Response) bool {
+	body := resp.Body
+	resp.Body = struct {
+		io.Reader
+		io.Closer
+	}{readerFunc(func(p []byte) (int, error) {
+		r.mu.Lock()
+		r.max = max(r.max, len(p))
+		r.mu.Unlock()
+		return body.Read(p)
+	}), body}
+	resp.Header.Del("Content-Length")
+	return true
+}
+
+// TestRewrittenBodiesCopiedInLargeReads: a streamed rewritten body is
+// relayed through the 64 KiB buffers, so a spliced page's reads bypass
+// the transport's 32 KiB buffer in large pieces.
+func TestRewrittenBodiesCopiedInLargeReads(t *testing.T) {
+	rs := &readSizes{}
+	s := newStack(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, strings.Repeat("<p>page</p>", 20000))
+	}), func(_ *Config, o *Options) { o.Rewriter = rs })
+	resp, err := http.Get(s.srv.URL + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	if rs.max != 64<<10 {
+		t.Fatalf("largest read %d bytes, want %d", rs.max, 64<<10)
+	}
+}
+
 // discardWriter is a ResponseWriter that drops the body.
 type discardWriter struct{ h http.Header }
 
