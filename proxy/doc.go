@@ -16,7 +16,9 @@
 // ended as if complete, and the Content-Length that the engine drops when
 // a body is replaced is put back. The headers of a streamed rewritten page
 // wait up to a millisecond for its first body bytes, so that both reach
-// the visitor in one write; if the body is slower, they go alone.
+// the visitor in one write; if the body is slower, they go alone. A body
+// that fails while its headers are still held has sent nothing, so the
+// visitor gets a clean 502 instead of a broken connection.
 //
 // It does not know about consent, scrubbing or storage: those are handlers
 // mounted under the prefix.

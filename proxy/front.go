@@ -27,9 +27,10 @@ type Rewriter interface {
 	// it did. A body of known length keeps a Content-Length header with
 	// that length and goes out with it; a streamed body has none, and the
 	// response headers then go out with its first bytes, or alone if those
-	// take longer than a millisecond (headerHold). A body
-	// with an UpstreamErr() error method says the upstream body already
-	// failed: the front answers 502 (or 504) instead.
+	// take longer than a millisecond (headerHold); a body that fails
+	// before either happened becomes a 502. A body with an UpstreamErr()
+	// error method says the upstream body already failed: the front
+	// answers 502 (or 504) instead.
 	Rewrite(resp *http.Response) bool
 }
 
@@ -176,6 +177,15 @@ func (f *Front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	default:
 		f.engine.ServeHTTP(rw, f.outgoing(rw, r))
 		if err := rw.state.bodyErr; err != nil {
+			if rw.discardHeld() {
+				// The body failed before its first bytes, while the
+				// headers were held: nothing was sent, so the visitor
+				// gets a clean 502 rather than a broken connection.
+				f.m.failure("body_broke_off")
+				f.log.Warn().Err(err).Str("path", f.redact(r.URL.Path)).Msg("upstream body failed before anything was sent")
+				writeError(rw, http.StatusBadGateway, "upstream unavailable")
+				return
+			}
 			// The engine ended the response normally; a chunked body would
 			// look complete to the client. Abort the connection instead.
 			rw.aborted = true

@@ -921,3 +921,50 @@ func TestLargePrecompressedPageIsSpliced(t *testing.T) {
 		t.Fatalf("upstream saw Accept-Encoding %s, want identity,gzip,gzip", got)
 	}
 }
+
+// TestBodyFailingWhileHeldIs502: a streamed rewritten body that fails
+// before its first bytes, while the headers are held, leaves nothing sent:
+// the visitor gets a clean, generic 502 instead of a broken connection,
+// and no header of the failed response leaks into it. With the real
+// injector: a page that breaks off while its insertion point is sought.
+func TestBodyFailingWhileHeldIs502(t *testing.T) {
+	icfg := inject.DefaultConfig()
+	icfg.Prefix = "/__replay"
+	injector, err := inject.New(icfg, inject.DefaultMarkup("/__replay"), zerolog.Nop(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, head string
+		rewriter   Rewriter
+	}{
+		{"nothing before the break", "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nX-Upstream: 1\r\nContent-Length: 100\r\n\r\n",
+			holdRewriter{release: closedChan()}},
+		{"injector, page cut short", "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nX-Upstream: 1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n<html\r\n",
+			injector},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			up, _ := rawUpstream(t, tt.head)
+			s := newStackTo(t, up, func(_ *Config, o *Options) { o.Rewriter = tt.rewriter })
+			req, _ := http.NewRequest(http.MethodGet, s.srv.URL+"/", nil)
+			req.Header.Set("Accept", "text/html")
+			req.Header.Set("Accept-Encoding", "gzip")
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, err := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if err != nil || resp.StatusCode != http.StatusBadGateway || strings.TrimSpace(string(b)) != `{"error":"upstream unavailable"}` {
+				t.Fatalf("%d %q %v", resp.StatusCode, b, err)
+			}
+			if resp.Header.Get("X-Upstream") != "" || resp.Header.Get("Content-Encoding") != "" || resp.Header.Get("Content-Type") != "application/json" {
+				t.Errorf("headers of the failed response kept: %v", resp.Header)
+			}
+			if logs := s.logs.String(); !strings.Contains(logs, `"status":502`) || strings.Contains(logs, `"aborted":true`) {
+				t.Errorf("access log: %s", logs)
+			}
+		})
+	}
+}

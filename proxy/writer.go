@@ -44,10 +44,13 @@ type responseWriter struct {
 
 	// hold is headerHold (tests change it); held sends the headers of a
 	// rewritten response alone when it fires before the first body write.
-	hold     time.Duration
-	held     *time.Timer
-	heldMu   sync.Mutex
-	heldOver bool // the handler wrote, flushed or returned: held must not touch the writer
+	// Until then the status is not passed on, so a body that fails before
+	// anything was sent can still become a clean 502 (discardHeld).
+	hold       time.Duration
+	held       *time.Timer
+	heldMu     sync.Mutex
+	heldOver   bool // the handler wrote, flushed or returned: held must not touch the writer
+	headerSent bool // the held status went to the server's writer
 
 	mu       sync.Mutex
 	hijacked net.Conn
@@ -66,10 +69,22 @@ func (w *responseWriter) WriteHeader(code int) {
 		w.Header().Set("Content-Length", w.state.contentLength)
 	}
 	w.streaming = w.Header().Get("Content-Length") == ""
-	w.ResponseWriter.WriteHeader(code)
 	if w.state != nil && w.state.rewritten {
 		w.held = time.AfterFunc(w.hold, w.sendHeld)
+		return
 	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+// Header returns the response headers. While the status is held, the
+// server's writer is shared with sendHeld, which may send it at any time.
+func (w *responseWriter) Header() http.Header {
+	if w.held == nil {
+		return w.ResponseWriter.Header()
+	}
+	w.heldMu.Lock()
+	defer w.heldMu.Unlock()
+	return w.ResponseWriter.Header()
 }
 
 // sendHeld sends the headers alone: the body was not ready in time.
@@ -77,16 +92,17 @@ func (w *responseWriter) sendHeld() {
 	w.heldMu.Lock()
 	defer w.heldMu.Unlock()
 	if !w.heldOver {
+		w.ResponseWriter.WriteHeader(w.status)
+		w.headerSent = true
 		_ = http.NewResponseController(w.ResponseWriter).Flush()
 	}
 }
 
-// release ends the hold; from then on only the handler's goroutine uses
-// the writer. Called before every write and flush, and when the handler
-// returns.
-func (w *responseWriter) release() {
+// endHold stops the hold; from then on only the handler's goroutine uses
+// the writer. It reports whether the held status is still unsent.
+func (w *responseWriter) endHold() bool {
 	if w.held == nil {
-		return
+		return false
 	}
 	if !w.held.Stop() {
 		// Fired: wait for sendHeld to finish, or make it do nothing.
@@ -95,6 +111,29 @@ func (w *responseWriter) release() {
 		w.heldMu.Unlock()
 	}
 	w.held = nil
+	return !w.headerSent
+}
+
+// release ends the hold and passes the held status on (the server's
+// writer sends it with the first body bytes). Called before every write
+// and flush, and when the handler returns.
+func (w *responseWriter) release() {
+	if w.endHold() {
+		w.ResponseWriter.WriteHeader(w.status)
+		w.headerSent = true
+	}
+}
+
+// discardHeld drops the response's held status and headers and reports
+// true if nothing of it has been sent, so that another response (an
+// error) can take its place.
+func (w *responseWriter) discardHeld() bool {
+	if !w.endHold() {
+		return false
+	}
+	clear(w.Header())
+	w.status, w.state = 0, nil
+	return true
 }
 
 func (w *responseWriter) Write(p []byte) (int, error) {
