@@ -42,6 +42,7 @@ func serveBigStatic(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Vary", "Accept-Encoding")
+	w.Header().Set("Last-Modified", "Sat, 28 Nov 2026 00:00:00 GMT") // a file
 	body := plain
 	if strings.Contains(r.Header.Get("Accept-Encoding"), "gzip") {
 		body = gz

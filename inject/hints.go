@@ -17,19 +17,24 @@ import (
 // pathHints remembers such pages. A page that came uncompressed with a
 // Content-Length above smallBody marks its path large; from then on
 // PrepareRequest asks for gzip on that path (if the client accepts gzip).
-// If the upstream answers that with gzip of unknown length, it compresses
-// on the fly: its work would replace ours at a slower level, so the path
-// goes back to identity for good. A gzip answer with a length is taken
-// as precompressed and keeps the path on gzip, as long as splicing pays:
+// If the upstream answers that with gzip that does not look precompressed,
+// it compresses on the fly: its work would replace ours at a slower level,
+// so the path goes back to identity for good. Precompressed gzip comes
+// from a file: with a Content-Length and a Last-Modified date, as every
+// static file server sends them. Gzip of unknown length is compressed on
+// the fly (nginx gzip, Express, Rack::Deflater); gzip with a length but
+// no date is usually an application that buffers and compresses the page
+// (Django's GZipMiddleware). A precompressed answer keeps the path on
+// gzip, as long as splicing pays:
 // if the cut came past half the page (a <head> far into the page, or
 // stored blocks, which are cut only between blocks), decoding and
 // re-encoding costs more than compressing the uncompressed page, and the
 // path goes back to identity for good too.
 //
 // The threshold stays at smallBody although a page of 100 KiB would be
-// spliced more cheaply than compressed: an application that compresses on
-// the fly but sends a Content-Length (it buffers the page) cannot be told
-// from a precompressed one, and it would spend its own CPU on every such
+// spliced more cheaply than compressed: an application that buffers and
+// compresses its pages and also sends a Last-Modified date cannot be told
+// from a precompressed file, and it would spend its own CPU on every such
 // page, at a slower level than ours.
 //
 // Host and path (never the query string) are kept in memory only, at most
@@ -45,6 +50,12 @@ const (
 	hintLarge         // ask for gzip
 	hintIdentity      // gzip does not pay for this path: ask for identity
 )
+
+// precompressed reports whether a gzip answer looks like a file stored
+// compressed rather than a page compressed for this request.
+func precompressed(resp *http.Response) bool {
+	return resp.ContentLength >= 0 && resp.Header.Get("Last-Modified") != ""
+}
 
 // hintKey is the host and path of an upstream request.
 func hintKey(req *http.Request) string { return req.Host + req.URL.Path }

@@ -130,7 +130,7 @@ func (r *Rewriter) Rewrite(resp *http.Response) bool {
 		switch {
 		case inEnc == encIdentity && resp.ContentLength > smallBody:
 			r.hints.set(hintKey(resp.Request), hintLarge)
-		case inEnc == encGzip && neg.askedGzip && resp.ContentLength < 0:
+		case inEnc == encGzip && neg.askedGzip && !precompressed(resp):
 			r.hints.set(hintKey(resp.Request), hintIdentity)
 		}
 	}

@@ -348,10 +348,14 @@ func TestPathHints(t *testing.T) {
 		}
 		if ae == "gzip" && r.URL.Path != "/small" {
 			w.Header().Set("Content-Encoding", "gzip")
-			if r.URL.Path == "/onthefly" {
+			switch r.URL.Path {
+			case "/onthefly":
 				w.(http.Flusher).Flush() // chunked: no Content-Length
-			} else {
+			case "/buffered": // an application's GZipMiddleware: a length, no date
 				w.Header().Set("Content-Length", strconv.Itoa(len(zbody)))
+			default: // a file stored compressed
+				w.Header().Set("Content-Length", strconv.Itoa(len(zbody)))
+				w.Header().Set("Last-Modified", "Sat, 28 Nov 2026 10:00:00 GMT")
 			}
 			w.Write(zbody)
 			return
@@ -392,14 +396,15 @@ func TestPathHints(t *testing.T) {
 	for i := 0; i < 3; i++ {
 		get("/big", "gzip, deflate, br")
 		get("/onthefly", "gzip, br")
+		get("/buffered", "gzip")
 		get("/small", "gzip")
 		get("/big-br-client", "br")
 		get("/latehead", "gzip")
 	}
 	want := []string{
-		"/big identity", "/onthefly identity", "/small identity", "/big-br-client identity", "/latehead identity",
-		"/big gzip", "/onthefly gzip", "/small identity", "/big-br-client identity", "/latehead gzip",
-		"/big gzip", "/onthefly identity", "/small identity", "/big-br-client identity", "/latehead identity",
+		"/big identity", "/onthefly identity", "/buffered identity", "/small identity", "/big-br-client identity", "/latehead identity",
+		"/big gzip", "/onthefly gzip", "/buffered gzip", "/small identity", "/big-br-client identity", "/latehead gzip",
+		"/big gzip", "/onthefly identity", "/buffered identity", "/small identity", "/big-br-client identity", "/latehead identity",
 	}
 	if strings.Join(seen, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("upstream saw:\n%s\nwant:\n%s", strings.Join(seen, "\n"), strings.Join(want, "\n"))

@@ -878,6 +878,7 @@ func TestLargePrecompressedPageIsSpliced(t *testing.T) {
 		seen = append(seen, r.Header.Get("Accept-Encoding"))
 		mu.Unlock()
 		w.Header().Set("Content-Type", "text/html")
+		w.Header().Set("Last-Modified", "Sat, 28 Nov 2026 00:00:00 GMT") // a file
 		body := doc.Bytes()
 		if strings.Contains(r.Header.Get("Accept-Encoding"), "gzip") {
 			body = gz.Bytes()
