@@ -46,6 +46,7 @@ type Front struct {
 	transport *http.Transport
 	log       zerolog.Logger
 	m         *metrics
+	hold      time.Duration // headerHold; tests lengthen it
 	// RedactPath, when set, cleans a request path before it is logged.
 	RedactPath func(string) string
 }
@@ -99,6 +100,7 @@ func New(cfg Config, upstream *url.URL, opts Options, log zerolog.Logger) (*Fron
 		cfg:       cfg,
 		transport: NewTransport(cfg),
 		log:       log,
+		hold:      headerHold,
 	}
 	if f.m, err = newMetrics(opts.Registerer); err != nil {
 		return nil, fmt.Errorf("proxy: metrics: %w", err)
@@ -153,7 +155,7 @@ func (f *Front) newEngine() *goproxy.ProxyHttpServer {
 // everything else to the upstream and nowhere else.
 func (f *Front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	rw := &responseWriter{ResponseWriter: w, hold: headerHold}
+	rw := &responseWriter{ResponseWriter: w, hold: f.hold}
 	route := "upstream"
 	defer func() {
 		rw.release()

@@ -948,6 +948,7 @@ func TestBodyFailingWhileHeldIs502(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			up, _ := rawUpstream(t, tt.head)
 			s := newStackTo(t, up, func(_ *Config, o *Options) { o.Rewriter = tt.rewriter })
+			s.front.hold = time.Minute // the break, however slow, comes within the hold
 			req, _ := http.NewRequest(http.MethodGet, s.srv.URL+"/", nil)
 			req.Header.Set("Accept", "text/html")
 			req.Header.Set("Accept-Encoding", "gzip")
@@ -965,6 +966,55 @@ func TestBodyFailingWhileHeldIs502(t *testing.T) {
 			}
 			if logs := s.logs.String(); !strings.Contains(logs, `"status":502`) || strings.Contains(logs, `"aborted":true`) {
 				t.Errorf("access log: %s", logs)
+			}
+		})
+	}
+}
+
+// TestLargeWritesArrive: a streamed body relayed in large writes, which
+// the front does not flush, still reaches the visitor in full while the
+// upstream waits: nothing of the data is left in a server buffer. Both
+// for a body passed through and for a rewritten one.
+func TestLargeWritesArrive(t *testing.T) {
+	for _, rewrite := range []bool{false, true} {
+		t.Run(fmt.Sprintf("rewritten=%v", rewrite), func(t *testing.T) {
+			const first = 100<<10 + 123
+			proceed := make(chan struct{})
+			s := newStack(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "text/html")
+				io.WriteString(w, strings.Repeat("x", first))
+				w.(http.Flusher).Flush()
+				select {
+				case <-proceed:
+				case <-time.After(10 * time.Second):
+				}
+				io.WriteString(w, "end")
+			}), func(_ *Config, o *Options) {
+				if rewrite {
+					o.Rewriter = holdRewriter{release: closedChan()}
+				}
+			})
+			resp, err := http.Get(s.srv.URL + "/")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			got := make(chan error, 1)
+			go func() {
+				_, err := io.ReadFull(resp.Body, make([]byte, first))
+				got <- err
+			}()
+			select {
+			case err := <-got:
+				if err != nil {
+					t.Fatal(err)
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatal("the first bytes stayed in a buffer while the upstream waited")
+			}
+			close(proceed)
+			if rest, err := io.ReadAll(resp.Body); err != nil || string(rest) != "end" {
+				t.Fatalf("rest %q, %v", rest, err)
 			}
 		})
 	}

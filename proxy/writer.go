@@ -136,6 +136,14 @@ func (w *responseWriter) discardHeld() bool {
 	return true
 }
 
+// unflushedWrite is the size from which a streamed write needs no flush:
+// net/http's connection writer buffers 4 KiB, so a write of twice that
+// (plus a chunk header) leaves nothing of its data behind, only the
+// chunk's closing CRLF, which goes out with the next write. Not flushing
+// saves a write of two bytes per relayed chunk (TestLargeWritesArrive
+// checks that the data does arrive).
+const unflushedWrite = 16 << 10
+
 func (w *responseWriter) Write(p []byte) (int, error) {
 	if w.status == 0 {
 		w.WriteHeader(http.StatusOK)
@@ -143,7 +151,7 @@ func (w *responseWriter) Write(p []byte) (int, error) {
 	w.release()
 	n, err := w.ResponseWriter.Write(p)
 	w.bytes += int64(n)
-	if w.streaming && err == nil {
+	if w.streaming && err == nil && len(p) < unflushedWrite {
 		err = http.NewResponseController(w.ResponseWriter).Flush()
 	}
 	return n, err
