@@ -1,21 +1,23 @@
 // Package store is replaygate's embedded recording store: the "local"
 // forwarder.
 //
-// It keeps every replay under {data_dir}/replays/{id}/ as one gzip file per
-// segment ({seq:08d}.json.gz, the scrubbed rrweb event array as the spool
-// delivered it), a replay.json naming the replay's subject (written once),
+// It keeps every replay under {data_dir}/replays/{id}/ in three files:
+// replay.json naming the replay's subject (written once), segments.log
+// with one record per segment (the scrubbed rrweb event array as one gzip
+// member, with its seq, the time it was received and a CRC-32C; seglog.go),
 // and segments.jsonl, a cache with one summary line per segment (times,
-// URLs, environment, clicks, console errors) from which the metadata is
-// computed. A segment file (with replay.json for a new replay) is written
-// to a temporary file, flushed, renamed into place and flushed again
-// before Forward returns; both flushes are group commits
-// (internal/durable.Group: one syncfs shared by every concurrent write).
-// Until then the spool keeps the segment and delivers it again after a
-// crash. The cache is appended without a flush of its own, and Open
-// rebuilds it from the segment files when it lags, has a torn line or
-// disagrees with a file's size; a segment file whose gzip stream does not
-// check out is removed, and the spool's redelivery writes it again. Open
-// also removes the leftovers of interrupted writes.
+// URLs, environment, clicks, console errors, where its record lies) from
+// which the metadata is computed. A segment's record is written at the end
+// of the log and flushed before Forward returns (for a new replay, after
+// replay.json is flushed and renamed into place); the flushes are group
+// commits (internal/durable.Group: one syncfs shared by every concurrent
+// write). Until then the spool keeps the segment and delivers it again
+// after a crash. Open cuts off whatever follows the last record that
+// checks out (a record torn by a crash; a damaged record inside the log is
+// skipped instead), completes the cache from the log when it lags or has a
+// torn line, and removes the leftovers of interrupted writes. Replays
+// stored one gzip file per segment, the layout before the log, are moved
+// into a log at Open.
 //
 // A segment that carries its own gzip member (spool.Segment.Gzip: ingest
 // kept the upload's compression because scrubbing changed nothing) is

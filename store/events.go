@@ -14,7 +14,7 @@ import (
 
 // WriteEvents writes the replay's events to w as one JSON array: segments
 // in seq order, events within a segment as recorded. Segments are streamed
-// one at a time from their files, never all held in memory. If the replay is
+// one at a time from the segment log, never all held in memory. If the replay is
 // deleted while it is being written, the output stops early with an error.
 func (s *Store) WriteEvents(ctx context.Context, id string, w io.Writer) error {
 	if !ValidID(id) {
@@ -32,32 +32,47 @@ func (s *Store) WriteEvents(ctx context.Context, id string, w io.Writer) error {
 		r.mu.Unlock()
 		return ErrNotFound
 	}
-	var seqs []int
+	var segs []segmentSummary
 	for _, sum := range r.file.Segments {
 		if sum.Events > 0 {
-			seqs = append(seqs, sum.Seq)
+			segs = append(segs, sum)
 		}
 	}
 	r.mu.Unlock()
 
+	var lf *os.File
+	if len(segs) > 0 {
+		var err error
+		if lf, err = os.Open(filepath.Join(s.dir(id), logName)); err != nil {
+			if r.deleted.Load() {
+				return ErrNotFound
+			}
+			return fmt.Errorf("store: replay %s: %w", id, err)
+		}
+		defer lf.Close()
+	}
 	bw := bufio.NewWriterSize(w, 32<<10)
 	if err := bw.WriteByte('['); err != nil {
 		return err
 	}
 	var zr gzip.Reader
 	br := bufio.NewReaderSize(nil, 16<<10)
-	dir := s.dir(id)
-	for i, seq := range seqs {
+	for i, sum := range segs {
 		if err := ctx.Err(); err != nil {
 			return err
+		}
+		// The open log stays readable after a deletion; the output must
+		// not go on with an erased recording.
+		if r.deleted.Load() {
+			return fmt.Errorf("store: replay %s: %w while it was read", id, ErrNotFound)
 		}
 		if i > 0 {
 			if err := bw.WriteByte(','); err != nil {
 				return err
 			}
 		}
-		if err := copySegment(bw, &zr, br, filepath.Join(dir, segName(seq))); err != nil {
-			return fmt.Errorf("store: replay %s seq %d: %w", id, seq, err)
+		if err := copySegment(bw, &zr, br, io.NewSectionReader(lf, sum.Offset+logHeader, sum.Bytes)); err != nil {
+			return fmt.Errorf("store: replay %s seq %d: %w", id, sum.Seq, err)
 		}
 	}
 	if err := bw.WriteByte(']'); err != nil {
@@ -70,14 +85,9 @@ func (s *Store) WriteEvents(ctx context.Context, id string, w io.Writer) error {
 var errBadSegmentFile = errors.New("segment file is not a JSON array")
 
 // copySegment writes the elements of the stored array (without its
-// brackets) to w. Stored arrays have no surrounding whitespace.
-func copySegment(w io.Writer, zr *gzip.Reader, br *bufio.Reader, path string) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	br.Reset(f)
+// brackets), read from its gzip member rec, to w. Stored arrays have no surrounding whitespace.
+func copySegment(w io.Writer, zr *gzip.Reader, br *bufio.Reader, rec io.Reader) error {
+	br.Reset(rec)
 	if err := zr.Reset(br); err != nil {
 		return err
 	}

@@ -4,15 +4,18 @@ import (
 	"github.com/replaygate/replaygate/internal/durable"
 
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/klauspost/compress/gzip"
 )
@@ -63,21 +66,23 @@ func (s *Store) load() error {
 }
 
 // loadReplay reads one replay directory: removes temporary files, reads
-// replay.json and the segments.jsonl cache, forgets cached segments whose
-// file is missing and summarizes segment files the cache does not list (it
-// lags after a crash, or is unreadable). A replay without a readable
-// replay.json cannot be attributed to a subject, so it could never be erased
-// on request; it was never acknowledged either (replay.json is renamed
-// into place before the first segment, and Forward returns only after
-// both renames are flushed): it is removed.
+// replay.json, scans the segment log and truncates what a crash left after
+// its last whole record, and takes each record's summary from the
+// segments.jsonl cache when the cache has it for that very record (it lags
+// after a crash, or is unreadable), summarizing the others from the log.
+// Segment files of the layout before the log ({seq}.json.gz, one per
+// segment) are moved into the log. A replay without a readable replay.json
+// cannot be attributed to a subject, so it could never be erased on
+// request; it was never acknowledged either (replay.json is in place
+// before Forward returns for the first segment): it is removed.
 func (s *Store) loadReplay(id string) error {
 	dir := s.dir(id)
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return err
 	}
-	files := make(map[int]fs.DirEntry)
-	cleaned := false
+	files := make(map[int]string) // the layout before the log: seq → file
+	hasLog, cleaned := false, false
 	for _, e := range entries {
 		name := e.Name()
 		if strings.HasPrefix(name, tempPrefix) {
@@ -87,52 +92,66 @@ func (s *Store) loadReplay(id string) error {
 			cleaned = true
 			continue
 		}
-		if seq, ok := parseSegName(name); ok && e.Type().IsRegular() {
-			files[seq] = e
+		if name == logName {
+			hasLog = true
+		} else if seq, ok := parseSegName(name); ok && e.Type().IsRegular() {
+			files[seq] = name
 		}
 	}
 
 	f, err := readIdentity(filepath.Join(dir, identityName), id)
 	if err != nil {
-		if len(files) > 0 {
+		if hasLog || len(files) > 0 {
 			s.log.Warn().Str("replay", id).Err(err).Msg("store: replay without readable identity removed")
 			s.m.deleted.WithLabelValues(reasonCorrupt).Inc()
 		}
 		return s.discardDir(id)
 	}
-	segs, clean, err := readIndex(filepath.Join(dir, indexName))
+	lf, recs, end, err := s.openLog(dir, id)
 	if err != nil {
 		return err
 	}
-	f.Segments = segs
-	changed := !clean
-	kept := f.Segments[:0]
-	for _, sum := range f.Segments {
-		// A cached summary counts only for a file of the size it recorded;
-		// other files are summarized again below.
-		if e, ok := files[sum.Seq]; ok && sizeOf(e) == sum.Bytes && sum.Events >= 0 {
-			kept = append(kept, sum)
-			delete(files, sum.Seq)
-		} else {
-			changed = true
-		}
+	if lf != nil {
+		defer lf.Close()
 	}
-	f.Segments = kept
-	for seq, e := range files {
-		sum, err := summarizeFile(filepath.Join(dir, e.Name()))
-		if err != nil {
-			s.log.Warn().Str("replay", id).Int("seq", seq).Err(err).Msg("store: unreadable segment file removed")
-			if err := os.Remove(filepath.Join(dir, e.Name())); err != nil {
-				return err
-			}
-			cleaned = true
+	last := make(map[int]logRecord, len(recs)) // the last record of a seq counts
+	for _, rec := range recs {
+		last[rec.seq] = rec
+	}
+	cached, clean, err := readIndex(filepath.Join(dir, indexName))
+	if err != nil {
+		return err
+	}
+	changed := !clean || len(cached) != len(last)
+	bySeq := make(map[int]segmentSummary, len(cached))
+	for _, sum := range cached {
+		bySeq[sum.Seq] = sum
+	}
+	for seq, rec := range last {
+		if sum, ok := bySeq[seq]; ok && sum.Offset == rec.off && sum.Bytes == rec.n && sum.Events >= 0 {
+			f.Segments = append(f.Segments, sum)
 			continue
 		}
-		sum.Seq = seq
-		i, _ := f.find(seq)
-		f.Segments = slices.Insert(f.Segments, i, sum)
 		changed = true
+		sum, err := summarizeGzip(io.NewSectionReader(lf, rec.off+logHeader, rec.n))
+		if err != nil {
+			// Written whole (its checksum holds) but not a gzip JSON
+			// array: not by this store. Its seq counts as missing.
+			s.log.Warn().Str("replay", id).Int("seq", seq).Err(err).Msg("store: unreadable segment record skipped")
+			continue
+		}
+		sum.Seq, sum.Offset, sum.Bytes, sum.ReceivedAt = seq, rec.off, rec.n, rec.receivedAt
+		f.Segments = append(f.Segments, sum)
 	}
+	if len(files) > 0 {
+		moved, newEnd, err := s.moveFilesToLog(dir, id, files, f.Segments, end)
+		if err != nil {
+			return err
+		}
+		f.Segments = append(f.Segments, moved...)
+		end, changed = newEnd, true
+	}
+	slices.SortFunc(f.Segments, func(a, b segmentSummary) int { return a.Seq - b.Seq })
 	if len(f.Segments) == 0 {
 		return s.discardDir(id)
 	}
@@ -154,11 +173,129 @@ func (s *Store) loadReplay(id string) error {
 		}
 	}
 
-	r := &replay{file: f, meta: f.meta(), listed: true}
+	r := &replay{file: f, logEnd: end, meta: f.meta(), listed: true}
 	s.replays[id] = r
 	s.indexLocked(f.Subject, id)
 	s.bytes += r.meta.Bytes
 	return nil
+}
+
+// openLog opens dir's segment log, if there is one, and scans it. What
+// follows its last valid record (a record torn by a crash, never
+// acknowledged) is cut off, durably, so that the next record is written
+// right after the valid ones. The file stays open for reading.
+func (s *Store) openLog(dir, id string) (*os.File, []logRecord, int64, error) {
+	f, err := os.OpenFile(filepath.Join(dir, logName), os.O_RDWR, 0)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil, 0, nil
+	}
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	size := logSize(f)
+	recs, end, skipped, err := scanLog(f, size)
+	if err == nil && skipped > 0 {
+		s.log.Warn().Str("replay", id).Int64("bytes", skipped).Msg("store: damaged bytes skipped in the segment log")
+	}
+	if err == nil && end < size {
+		s.log.Warn().Str("replay", id).Int64("valid_bytes", end).Int64("bytes", size).
+			Msg("store: segment log cut after its last whole record")
+		if err = f.Truncate(end); err == nil {
+			err = f.Sync()
+		}
+	}
+	if err != nil {
+		f.Close()
+		return nil, nil, 0, fmt.Errorf("%s: %w", logName, err)
+	}
+	return f, recs, end, nil
+}
+
+// logSize is the size of the open log, or 0 when there is none.
+func logSize(f *os.File) int64 {
+	if f == nil {
+		return 0
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		return 0
+	}
+	return fi.Size()
+}
+
+// moveFilesToLog appends the segment files of the layout before the log
+// to the log, at end, except those whose seq the log already holds, flushes
+// the log and removes the files. A file that is not a gzip JSON array is
+// removed and its seq counts as missing (the spool delivers it again if it
+// still holds it). It returns the summaries of the segments moved and the
+// new end of the log. A crash in between leaves files that the next Open
+// moves (or, when the log has them, only removes).
+func (s *Store) moveFilesToLog(dir, id string, files map[int]string, have []segmentSummary, end int64) ([]segmentSummary, int64, error) {
+	held := make(map[int]bool, len(have))
+	for _, sum := range have {
+		held[sum.Seq] = true
+	}
+	seqs := slices.Sorted(maps.Keys(files))
+	lf, err := os.OpenFile(filepath.Join(dir, logName), os.O_WRONLY|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, end, err
+	}
+	defer lf.Close()
+	var moved []segmentSummary
+	for _, seq := range seqs {
+		if held[seq] {
+			continue
+		}
+		path := filepath.Join(dir, files[seq])
+		data, mtime, err := readSegmentFile(path)
+		var sum segmentSummary
+		if err == nil {
+			sum, err = summarizeGzip(bytes.NewReader(data))
+		}
+		if err != nil {
+			s.log.Warn().Str("replay", id).Int("seq", seq).Err(err).Msg("store: unreadable segment file removed")
+			continue
+		}
+		rec := appendRecord(nil, seq, mtime, data)
+		if _, err := lf.WriteAt(rec, end); err != nil {
+			return nil, end, err
+		}
+		sum.Seq, sum.Offset, sum.Bytes, sum.ReceivedAt = seq, end, int64(len(data)), mtime
+		end += int64(len(rec))
+		moved = append(moved, sum)
+	}
+	if err := lf.Sync(); err != nil {
+		return nil, end, err
+	}
+	if err := durable.SyncDir(dir); err != nil { // a new log's name
+		return nil, end, err
+	}
+	for _, seq := range seqs {
+		if err := os.Remove(filepath.Join(dir, files[seq])); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return nil, end, err
+		}
+	}
+	if len(moved) > 0 {
+		s.log.Info().Str("replay", id).Int("segments", len(moved)).Msg("store: segment files moved into the segment log")
+	}
+	return moved, end, durable.SyncDir(dir)
+}
+
+// readSegmentFile reads a segment file of the layout before the log and
+// its modification time, which stands in for the time it was received.
+func readSegmentFile(path string) ([]byte, time.Time, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	data, err := readFileLimit(path, maxLogRecord)
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	if !isGzip(data) {
+		return nil, time.Time{}, errors.New("not gzip")
+	}
+	return data, fi.ModTime().UTC(), nil
 }
 
 func sizeOf(e fs.DirEntry) int64 {
@@ -242,22 +379,14 @@ func readIdentity(path, id string) (replayFile, error) {
 	return f, nil
 }
 
-// summarizeFile rebuilds the summary of a stored segment file; the file's
-// modification time stands in for the time it was received.
-func summarizeFile(path string) (segmentSummary, error) {
-	fh, err := os.Open(path)
+// summarizeGzip rebuilds the summary of a stored segment from its gzip
+// member; the caller sets its seq, place and time.
+func summarizeGzip(r io.Reader) (segmentSummary, error) {
+	zr, err := gzip.NewReader(r)
 	if err != nil {
 		return segmentSummary{}, err
 	}
-	defer fh.Close()
-	fi, err := fh.Stat()
-	if err != nil {
-		return segmentSummary{}, err
-	}
-	zr, err := gzip.NewReader(fh)
-	if err != nil {
-		return segmentSummary{}, err
-	}
+	zr.Multistream(false)
 	events, err := io.ReadAll(io.LimitReader(zr, maxSegmentEvents+1))
 	if err != nil {
 		return segmentSummary{}, err
@@ -268,11 +397,5 @@ func summarizeFile(path string) (segmentSummary, error) {
 	if len(events) == 0 || events[0] != '[' || events[len(events)-1] != ']' {
 		return segmentSummary{}, errNotArray
 	}
-	sum, err := summarize(events)
-	if err != nil {
-		return segmentSummary{}, err
-	}
-	sum.Bytes = fi.Size()
-	sum.ReceivedAt = fi.ModTime().UTC()
-	return sum, nil
+	return summarize(events)
 }

@@ -80,7 +80,8 @@ type env struct {
 // is computed from its summaries, so segments may arrive in any order.
 type segmentSummary struct {
 	Seq        int       `json:"seq"`
-	Bytes      int64     `json:"bytes"`
+	Offset     int64     `json:"offset"` // of its record in the segment log
+	Bytes      int64     `json:"bytes"`  // of its gzip member
 	Events     int       `json:"events"`
 	First      int64     `json:"first,omitempty"`
 	Last       int64     `json:"last,omitempty"`

@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/klauspost/compress/gzip"
@@ -33,6 +34,10 @@ var (
 	ErrInvalidSubject = errors.New("store: invalid subject")
 )
 
+// maxPooledRecord keeps the buffers of unusually large segments out of
+// the pool.
+const maxPooledRecord = 4 << 20
+
 // maxSubjectLen bounds subject ids; the consent package issues short ones.
 const maxSubjectLen = 256
 
@@ -45,14 +50,15 @@ func WithClock(now func() time.Time) Option { return func(s *Store) { s.now = no
 // Store is the embedded replay store. It is safe for concurrent use: writes
 // to one replay are serialized, different replays proceed in parallel.
 type Store struct {
-	cfg    Config
-	root   string // {data_dir}/replays
-	log    zerolog.Logger
-	now    func() time.Time
-	m      *metrics
-	gzPool sync.Pool // *gzip.Writer at cfg.GzipLevel
-	kick   chan struct{}
-	commit *durable.Group // makes segment writes durable in shared flushes
+	cfg     Config
+	root    string // {data_dir}/replays
+	log     zerolog.Logger
+	now     func() time.Time
+	m       *metrics
+	gzPool  sync.Pool // *gzip.Writer at cfg.GzipLevel
+	recPool sync.Pool // *bytes.Buffer: a segment's log record being built
+	kick    chan struct{}
+	commit  *durable.Group // makes segment writes durable in shared flushes
 
 	mu        sync.Mutex
 	replays   map[string]*replay
@@ -67,6 +73,11 @@ type replay struct {
 	mu   sync.Mutex
 	file replayFile // guarded by mu; Subject is set once admitted
 	gone bool       // guarded by mu; the entry was removed, look it up again
+	// logEnd is where the next record of the segment log goes: the end of
+	// its valid records. Guarded by mu.
+	logEnd int64
+	// deleted mirrors gone for readers that do not hold mu.
+	deleted atomic.Bool
 
 	meta   Meta // guarded by Store.mu
 	listed bool // guarded by Store.mu; at least one segment is stored
@@ -102,6 +113,7 @@ func Open(cfg Config, dataDir string, log zerolog.Logger, reg prometheus.Registe
 		w, _ := gzip.NewWriterLevel(nil, level) // level is validated
 		return w
 	}
+	s.recPool.New = func() any { return new(bytes.Buffer) }
 	if err := s.load(); err != nil {
 		return nil, err
 	}
@@ -315,112 +327,115 @@ func (s *Store) forgetIfEmpty(r *replay, id string) {
 	}
 }
 
-// write stores one segment of r. The segment file (and, for a new replay,
-// replay.json) are written to temporary files and flushed; the segment's
-// summary is appended to segments.jsonl, a cache Open rebuilds if needed;
-// the files are renamed into place and flushed again. Both flushes are
+// write stores one segment of r: its record goes at the end of the
+// replay's segment log (seglog.go) and is flushed before write returns. A
+// new replay's replay.json is written to a temporary file first, flushed
+// with the record, renamed into place and flushed again. The flushes are
 // group commits (syncfs, shared with the concurrent writes of other
-// replays). Until the second one Forward has not returned nil, so after a
-// crash the spool delivers the segment again, and Open has removed what
-// the crash left: temporary files, cache lines without a file, and a
-// segment file whose size differs from its cached summary and whose gzip
-// stream does not check out. r.mu is held.
+// replays). Until the last one Forward has not returned nil, so after a
+// crash the spool delivers the segment again, and Open has truncated what
+// the crash left of the record. The summary line is appended to
+// segments.jsonl afterwards: a cache, which Open completes from the log.
+// r.mu is held.
 func (s *Store) write(r *replay, events, gz []byte, sum segmentSummary) error {
 	dir := s.dir(r.file.ID)
 	created := len(r.file.Segments) == 0
-	var pending []*tempFile
+	var ident *tempFile
 	defer func() {
-		for _, t := range pending {
-			t.discard()
+		if ident != nil {
+			ident.discard()
 		}
 	}()
 	if created {
 		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return err
 		}
-		ident, err := json.Marshal(replayFile{Version: replayFileVersion, ID: r.file.ID, Subject: r.file.Subject})
+		data, err := json.Marshal(replayFile{Version: replayFileVersion, ID: r.file.ID, Subject: r.file.Subject})
 		if err != nil {
 			return err
 		}
-		t, err := createTemp(dir, identityName)
-		if err != nil {
+		if ident, err = createTemp(dir, identityName); err != nil {
 			return err
 		}
-		pending = append(pending, t)
-		if _, err := t.Write(ident); err != nil {
+		if _, err := ident.Write(data); err != nil {
 			return err
 		}
-		if err := t.close(); err != nil {
+		if err := ident.close(); err != nil {
 			return err
 		}
 	}
 
-	segTmp, err := createTemp(dir, segName(sum.Seq))
-	if err != nil {
-		return err
-	}
-	pending = append(pending, segTmp)
+	buf := s.recPool.Get().(*bytes.Buffer)
+	defer func() {
+		if buf.Cap() <= maxPooledRecord {
+			s.recPool.Put(buf)
+		}
+	}()
+	buf.Reset()
+	h := recordHeader(sum.Seq, sum.ReceivedAt)
+	buf.Write(h[:])
 	if isGzip(gz) {
 		// Ingest kept the upload's compression: it decodes to events.
-		_, err = segTmp.Write(gz)
+		buf.Write(gz)
 	} else {
 		zw := s.gzPool.Get().(*gzip.Writer)
-		zw.Reset(segTmp)
-		_, err = zw.Write(events)
+		zw.Reset(buf)
+		_, err := zw.Write(events)
 		if cerr := zw.Close(); err == nil {
 			err = cerr
 		}
 		s.gzPool.Put(zw)
-	}
-	if err != nil {
-		return err
-	}
-	if sum.Bytes, err = segTmp.size(); err != nil {
-		return err
-	}
-	if err := segTmp.close(); err != nil {
-		return err
-	}
-
-	// The files' contents are durable before their names appear: a crash
-	// can then leave a missing file, never a file of the right size with
-	// blocks that were not written (file systems that journal metadata
-	// only, such as ext4 data=writeback, could show one otherwise). Like
-	// the commit after the renames, this flush is shared with concurrent
-	// writes.
-	dataPaths := make([]string, 0, len(pending))
-	for _, t := range pending {
-		dataPaths = append(dataPaths, t.f.Name())
-	}
-	if err := s.commit.Commit(dataPaths...); err != nil {
-		return err
-	}
-
-	// The summary goes into the cache before the rename: if the rename
-	// never happens, Open drops the line because the file is missing.
-	line, err := json.Marshal(&sum)
-	if err != nil {
-		return err
-	}
-	if err := appendFile(dir, indexName, append(line, '\n')); err != nil {
-		return err
-	}
-
-	for _, t := range pending {
-		if err := t.rename(); err != nil {
+		if err != nil {
 			return err
 		}
 	}
-	paths := make([]string, 0, len(pending)+3)
-	for _, t := range pending {
-		paths = append(paths, t.dest)
+	rec := buf.Bytes()
+	if len(rec)-logHeader > maxLogRecord {
+		return fmt.Errorf("compressed segment of %d bytes exceeds %d", len(rec)-logHeader, maxLogRecord)
 	}
-	paths = append(paths, filepath.Join(dir, indexName), dir)
-	if created {
-		paths = append(paths, s.root)
-	}
-	if err := s.commit.Commit(paths...); err != nil {
+	sealRecord(rec)
+	logPath := filepath.Join(dir, logName)
+	f, err := os.OpenFile(logPath, os.O_WRONLY|os.O_CREATE, 0o600)
+	if err != nil {
 		return err
+	}
+	// At the end of the valid records: a record whose write or flush
+	// failed before is overwritten.
+	_, err = f.WriteAt(rec, r.logEnd)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+
+	if created {
+		// The contents are durable before replay.json's name appears: a
+		// crash then leaves a replay without identity (removed at Open,
+		// never acknowledged), never an identity file of the right size
+		// with blocks that were not written.
+		if err := s.commit.Commit(ident.f.Name(), logPath); err != nil {
+			return err
+		}
+		if err := ident.rename(); err != nil {
+			return err
+		}
+		if err := s.commit.Commit(ident.dest, logPath, dir, s.root); err != nil {
+			return err
+		}
+	} else if err := s.commit.Commit(logPath); err != nil {
+		return err
+	}
+	sum.Offset, sum.Bytes = r.logEnd, int64(len(rec)-logHeader)
+	r.logEnd += int64(len(rec))
+
+	line, err := json.Marshal(&sum)
+	if err == nil {
+		err = appendFile(dir, indexName, append(line, '\n'))
+	}
+	if err != nil {
+		// The segment is stored; Open completes the cache from the log.
+		s.log.Warn().Err(err).Str("replay", r.file.ID).Msg("store: summary cache not appended")
 	}
 
 	i, _ := r.file.find(sum.Seq)
@@ -602,6 +617,7 @@ func (s *Store) remove(r *replay, reason string) (bool, error) {
 		return false, err
 	}
 	r.gone = true
+	r.deleted.Store(true)
 	s.mu.Lock()
 	delete(s.replays, id)
 	s.unindexLocked(r.file.Subject, id)

@@ -130,10 +130,6 @@ func TestMetaFromRealisticSegment(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fi, err := os.Stat(filepath.Join(s.dir(idA), "00000000.json.gz"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	want := Meta{
 		ID:        idA,
 		Subject:   "subj-1",
@@ -142,7 +138,7 @@ func TestMetaFromRealisticSegment(t *testing.T) {
 		Segments:  1,
 		Events:    14,
 		URLs:      []string{"https://shop.example/products?q=***", "https://shop.example/account"},
-		Bytes:     fi.Size(),
+		Bytes:     int64(len(storedGzip(t, s, idA, 0))),
 		Browser:   "Chrome 156",
 		OS:        "Linux",
 		Viewport:  &Viewport{Width: 1280, Height: 720},
@@ -503,24 +499,23 @@ func TestCrashLeftoversAtOpen(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	// A torn segment write and a torn metadata write of replay A.
-	write(filepath.Join(root, idA, tempPrefix+"123"), "\x1f\x8b\x08garbage")
+	// Replay A: segments.jsonl lists seq 2, but its record never reached
+	// the disk (never acknowledged: the flush did not happen), and a torn
+	// record and a torn replay.json write follow.
+	logA := filepath.Join(root, idA, logName)
+	recs := logRecords(t, logA)
+	if err := os.Truncate(logA, recs[2].off); err != nil {
+		t.Fatal(err)
+	}
+	torn := appendRecord(nil, 3, t0, gzipOf(t, events(3, 2)))
+	appendBytes(t, logA, torn[:len(torn)-5])
 	write(filepath.Join(root, idA, tempPrefix+"456"), `{"version":1,"id":`)
-	// Replay B: crash after the renames, before the cache reached the disk:
-	// the new segment file is there, segments.jsonl does not list it.
-	var b bytes.Buffer
-	if err := s.WriteEvents(context.Background(), idA, &b); err != nil {
-		t.Fatal(err)
-	}
-	copyFile(t, filepath.Join(root, idA, segName(1)), filepath.Join(root, idB, segName(1)))
-	// Replay A: segments.jsonl lists seq 2 but its file is gone (never
-	// acknowledged: the directory fsync did not happen).
-	if err := os.Remove(filepath.Join(root, idA, segName(2))); err != nil {
-		t.Fatal(err)
-	}
+	// Replay B: crash after the flush, before the cache line reached the
+	// disk: the log holds seq 1, segments.jsonl does not list it.
+	appendBytes(t, filepath.Join(root, idB, logName), appendRecord(nil, 1, t0, gzipOf(t, events(1, 2))))
 	// Replay C: the first write crashed before replay.json existed.
 	os.Mkdir(filepath.Join(root, idC), 0o700)
-	write(filepath.Join(root, idC, segName(0)), "whatever")
+	write(filepath.Join(root, idC, logName), string(appendRecord(nil, 0, t0, gzipOf(t, events(0, 1)))))
 	write(filepath.Join(root, idC, tempPrefix+"789"), "torn")
 	// A half-deleted replay in the trash, torn files at the top and among tombstones.
 	os.MkdirAll(filepath.Join(root, trashDir, idC+"-x"), 0o700)
@@ -536,9 +531,12 @@ func TestCrashLeftoversAtOpen(t *testing.T) {
 	if got := seqsOf(readEvents(t, s2, idA)); !slices.Equal(got, []int{0, 0, 1, 1}) {
 		t.Fatalf("replay A events %v", got)
 	}
+	if fi, err := os.Stat(logA); err != nil || fi.Size() != recs[2].off {
+		t.Fatalf("torn record of A not cut off: %v, %v", fi, err)
+	}
 	mB, err := s2.Get(ctx, idB)
 	if err != nil || mB.Segments != 2 || mB.Events != 4 {
-		t.Fatalf("replay B = %+v, %v; want the orphan segment adopted", mB, err)
+		t.Fatalf("replay B = %+v, %v; want the record the cache lacks adopted", mB, err)
 	}
 	if _, err := s2.Get(ctx, idC); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("replay C without metadata: %v", err)
@@ -561,10 +559,163 @@ func TestCrashLeftoversAtOpen(t *testing.T) {
 	if !bytes.Equal(data1, data2) || !strings.Contains(string(data1), `"seq":1`) {
 		t.Fatalf("segments.jsonl of B not reconciled: %s", data1)
 	}
-	// A redelivered seq 2 of A is stored again.
+	// A redelivered seq 2 of A is stored again, right after the valid
+	// records.
 	forward(t, s2, seg(idA, 2, "subj", events(2, 2), t0))
 	if m, _ := s2.Get(ctx, idA); m.Segments != 3 {
 		t.Fatalf("redelivered segment not stored: %+v", m)
+	}
+	if got := logRecords(t, logA); len(got) != 3 || got[2].seq != 2 || got[2].off != recs[2].off {
+		t.Fatalf("log of A after the redelivery: %+v", got)
+	}
+	if got := seqsOf(readEvents(t, openTest(t, dataDir), idA)); !slices.Equal(got, []int{0, 0, 1, 1, 2, 2}) {
+		t.Fatalf("replay A events after reopen %v", got)
+	}
+}
+
+// TestDamagedRecordSkipped: a record damaged inside the log (not at its
+// end) is skipped, not taken for the end: the records after it are kept,
+// and the damaged segment, delivered again, is appended.
+func TestDamagedRecordSkipped(t *testing.T) {
+	dataDir := t.TempDir()
+	s := openTest(t, dataDir)
+	for seq := 0; seq < 4; seq++ {
+		forward(t, s, seg(idA, seq, "subj", events(seq, 2), t0))
+	}
+	logA := filepath.Join(s.dir(idA), logName)
+	recs := logRecords(t, logA)
+	data, _ := os.ReadFile(logA)
+	data[recs[1].off+logHeader+3] ^= 0x40
+	if err := os.WriteFile(logA, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s2 := openTest(t, dataDir)
+	if got := seqsOf(readEvents(t, s2, idA)); !slices.Equal(got, []int{0, 0, 2, 2, 3, 3}) {
+		t.Fatalf("events %v, want seq 1 missing and the rest kept", got)
+	}
+	forward(t, s2, seg(idA, 1, "subj", events(1, 2), t0))
+	if got := seqsOf(readEvents(t, openTest(t, dataDir), idA)); !slices.Equal(got, []int{0, 0, 1, 1, 2, 2, 3, 3}) {
+		t.Fatalf("after redelivery and reopen: %v", got)
+	}
+}
+
+// TestOneLogPerReplay: a replay's directory holds its identity, the
+// summary cache and one segment log, however many segments it has.
+func TestOneLogPerReplay(t *testing.T) {
+	s := openTest(t, t.TempDir())
+	for seq := 0; seq < 20; seq++ {
+		forward(t, s, seg(idA, (seq*7)%20, "subj", events(seq, 1), t0)) // out of order
+	}
+	entries, err := os.ReadDir(s.dir(idA))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	if want := []string{identityName, indexName, logName}; !slices.Equal(names, want) {
+		t.Fatalf("files %v, want %v", names, want)
+	}
+	if got := len(logRecords(t, filepath.Join(s.dir(idA), logName))); got != 20 {
+		t.Fatalf("%d records", got)
+	}
+}
+
+// TestSegmentFilesMovedIntoLog: a replay stored in the layout before the
+// segment log (one gzip file per segment, summary lines without offsets)
+// is moved into a log at Open, also when a crash interrupted an earlier
+// move (the log already holds some of the files' segments).
+func TestSegmentFilesMovedIntoLog(t *testing.T) {
+	for _, partly := range []bool{false, true} {
+		t.Run(fmt.Sprintf("partly moved=%v", partly), func(t *testing.T) {
+			dataDir := t.TempDir()
+			dir := filepath.Join(dataDir, "replays", idA)
+			if err := os.MkdirAll(dir, 0o700); err != nil {
+				t.Fatal(err)
+			}
+			ident, _ := json.Marshal(replayFile{Version: replayFileVersion, ID: idA, Subject: "subj"})
+			os.WriteFile(filepath.Join(dir, identityName), ident, 0o600)
+			var index []byte
+			for seq := 0; seq < 3; seq++ {
+				gz := gzipOf(t, events(seq, 2))
+				os.WriteFile(filepath.Join(dir, segName(seq)), gz, 0o600)
+				index = append(index, fmt.Sprintf(`{"seq":%d,"bytes":%d,"events":2,"receivedAt":"2026-11-28T12:00:00Z"}`+"\n", seq, len(gz))...)
+				if partly && seq == 0 {
+					os.WriteFile(filepath.Join(dir, logName), appendRecord(nil, 0, t0, gz), 0o600)
+				}
+			}
+			os.WriteFile(filepath.Join(dir, indexName), index, 0o600)
+
+			s := openTest(t, dataDir)
+			if got := seqsOf(readEvents(t, s, idA)); !slices.Equal(got, []int{0, 0, 1, 1, 2, 2}) {
+				t.Fatalf("events %v", got)
+			}
+			if m, _ := s.Get(context.Background(), idA); m.Segments != 3 || m.Events != 6 {
+				t.Fatalf("meta %+v", m)
+			}
+			for seq := 0; seq < 3; seq++ {
+				if _, err := os.Stat(filepath.Join(dir, segName(seq))); !os.IsNotExist(err) {
+					t.Errorf("segment file %d kept", seq)
+				}
+			}
+			if got := logRecords(t, filepath.Join(dir, logName)); len(got) != 3 {
+				t.Fatalf("%d records in the log, want 3", len(got))
+			}
+			forward(t, s, seg(idA, 3, "subj", events(3, 2), t0))
+			if got := seqsOf(readEvents(t, openTest(t, dataDir), idA)); !slices.Equal(got, []int{0, 0, 1, 1, 2, 2, 3, 3}) {
+				t.Fatalf("after a new segment and reopen: %v", got)
+			}
+		})
+	}
+}
+
+// logRecords scans the segment log at path.
+func logRecords(t *testing.T, path string) []logRecord {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs, _, _, err := scanLog(bytes.NewReader(data), int64(len(data)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return recs
+}
+
+// storedGzip returns the gzip member stored for seq in a replay's log.
+func storedGzip(t *testing.T, s *Store, id string, seq int) []byte {
+	t.Helper()
+	path := filepath.Join(s.dir(id), logName)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range logRecords(t, path) {
+		if r.seq == seq {
+			return data[r.off+logHeader : r.off+logHeader+r.n]
+		}
+	}
+	t.Fatalf("seq %d not in the log of %s", seq, id)
+	return nil
+}
+
+func gzipOf(t *testing.T, b []byte) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	zw.Write(b)
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+func appendBytes(t *testing.T, path string, b []byte) {
+	t.Helper()
+	if err := appendFile(filepath.Dir(path), filepath.Base(path), b); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -595,8 +746,7 @@ func TestSummaryCacheRebuilt(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			// The receive time is lost with the cache (the file time stands in).
-			got.UpdatedAt, want.UpdatedAt = time.Time{}, time.Time{}
+			// The receive time is kept in the log: nothing is lost with the cache.
 			gj, _ := json.Marshal(got)
 			wj, _ := json.Marshal(want)
 			if !bytes.Equal(gj, wj) {
@@ -660,7 +810,8 @@ func TestCorruptSegmentFileIsRemovedAtOpen(t *testing.T) {
 	dataDir := t.TempDir()
 	s := openTest(t, dataDir)
 	forward(t, s, seg(idA, 0, "subj", events(0, 1), t0))
-	// An orphan that is not a gzip file cannot be adopted.
+	// A segment file of the layout before the log that is not gzip
+	// cannot be moved into the log.
 	if err := os.WriteFile(filepath.Join(s.root, idA, segName(5)), []byte("not gzip"), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -846,6 +997,39 @@ func TestWriteEventsCancelled(t *testing.T) {
 	}
 }
 
+// deletingWriter deletes a replay when the first bytes of it arrive.
+type deletingWriter struct {
+	s     *Store
+	id    string
+	n     int
+	error error
+}
+
+func (w *deletingWriter) Write(p []byte) (int, error) {
+	if w.n == 0 {
+		w.error = w.s.Delete(context.Background(), w.id)
+	}
+	w.n += len(p)
+	return len(p), nil
+}
+
+// TestWriteEventsStopsWhenDeleted: a replay deleted while it is being read
+// stops the output with an error (its open log would still be readable).
+func TestWriteEventsStopsWhenDeleted(t *testing.T) {
+	s := openTest(t, t.TempDir())
+	for seq := 0; seq < 4; seq++ {
+		forward(t, s, seg(idA, seq, "subj", events(seq, 1000), t0)) // 80 KB each: the output flushes within the first
+	}
+	w := &deletingWriter{s: s, id: idA}
+	err := s.WriteEvents(context.Background(), idA, w)
+	if w.error != nil {
+		t.Fatal(w.error)
+	}
+	if !errors.Is(err, ErrNotFound) || w.n >= 4*80_000 {
+		t.Fatalf("WriteEvents = %v after %d bytes, want ErrNotFound before the end", err, w.n)
+	}
+}
+
 // TestGzipKeptAsIs: a segment that carries its own gzip member (ingest
 // keeps the upload's compression when scrubbing changed nothing) is stored
 // byte for byte, and reads back as its events; without one, the store
@@ -862,18 +1046,10 @@ func TestGzipKeptAsIs(t *testing.T) {
 	forward(t, s, withGzip)
 	forward(t, s, seg(idB, 0, "subj", evs, t0))
 
-	onDisk, err := os.ReadFile(filepath.Join(s.dir(idA), segName(0)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(onDisk, own.Bytes()) {
+	if !bytes.Equal(storedGzip(t, s, idA, 0), own.Bytes()) {
 		t.Fatal("the segment's own gzip member was not stored as is")
 	}
-	other, err := os.ReadFile(filepath.Join(s.dir(idB), segName(0)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if bytes.Equal(other, own.Bytes()) {
+	if bytes.Equal(storedGzip(t, s, idB, 0), own.Bytes()) {
 		t.Fatal("a segment without gzip was not compressed by the store")
 	}
 	// A gzip of events with whitespace around the array is not kept: the
@@ -886,7 +1062,7 @@ func TestGzipKeptAsIs(t *testing.T) {
 	withPad := seg(idC, 0, "subj", padded, t0)
 	withPad.Gzip = paddedGz.Bytes()
 	forward(t, s, withPad)
-	if onDisk, _ := os.ReadFile(filepath.Join(s.dir(idC), segName(0))); bytes.Equal(onDisk, paddedGz.Bytes()) {
+	if bytes.Equal(storedGzip(t, s, idC, 0), paddedGz.Bytes()) {
 		t.Fatal("a gzip of a padded array was stored as is")
 	}
 	for _, id := range []string{idA, idB, idC} {
