@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"math"
+	"slices"
 	"time"
 )
 
@@ -50,7 +51,11 @@ var errBadRecord = errors.New("spool: bad record")
 
 // encodeRecord returns the full record for seg with LSN and checksum left
 // zero; the writer fills them in with sealRecord when it orders the batch.
-func encodeRecord(seg Segment) ([]byte, error) {
+func encodeRecord(seg Segment) ([]byte, error) { return encodeRecordInto(nil, seg) }
+
+// encodeRecordInto is encodeRecord into dst's storage, which it reuses
+// when large enough (every byte of the record is written).
+func encodeRecordInto(dst []byte, seg Segment) ([]byte, error) {
 	if len(seg.ReplayID) > math.MaxUint16 || len(seg.Subject) > math.MaxUint16 {
 		return nil, fmt.Errorf("spool: replay id or subject longer than %d bytes", math.MaxUint16)
 	}
@@ -59,9 +64,11 @@ func encodeRecord(seg Segment) ([]byte, error) {
 	if n > MaxSegmentBytes {
 		return nil, fmt.Errorf("spool: segment of %d bytes exceeds %d", n, MaxSegmentBytes)
 	}
-	buf := make([]byte, recHeaderSize+n)
+	buf := slices.Grow(dst[:0], recHeaderSize+n)[:recHeaderSize+n]
 	binary.LittleEndian.PutUint32(buf[0:], uint32(n))
+	binary.LittleEndian.PutUint32(buf[4:], 0) // the checksum, from sealRecord
 	p := buf[recHeaderSize:]
+	binary.LittleEndian.PutUint64(p[0:], 0) // the LSN, from sealRecord
 	at := int64(noTime)
 	if !seg.ReceivedAt.IsZero() {
 		at = seg.ReceivedAt.UnixNano()

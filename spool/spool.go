@@ -174,12 +174,30 @@ func (s *Spool) createFile(firstLSN uint64) (*os.File, *logFile, error) {
 	return f, &logFile{path: path, firstLSN: firstLSN, size: fileHeaderSize, version: formatVersion}, nil
 }
 
+// recordBuffers hold records being appended: a segment's record is as
+// large as its events, and allocating (and zeroing) it anew for every
+// segment showed in profiles.
+var recordBuffers = sync.Pool{New: func() any { return new([]byte) }}
+
+// maxPooledRecord keeps the buffers of unusually large segments out of
+// recordBuffers.
+const maxPooledRecord = 4 << 20
+
 // Append writes seg to the spool and returns once it is durable. It
 // returns ErrFull when the spool is at its configured cap, and ErrClosed
 // after Close.
 func (s *Spool) Append(seg Segment) error {
 	start := time.Now()
-	rec, err := encodeRecord(seg)
+	bp := recordBuffers.Get().(*[]byte)
+	rec, err := encodeRecordInto(*bp, seg)
+	defer func() {
+		// Written (or refused) by the time Append returns: the buffer
+		// goes back for the next segment, unless unusually large.
+		if cap(rec) <= maxPooledRecord {
+			*bp = rec[:0]
+			recordBuffers.Put(bp)
+		}
+	}()
 	if err != nil {
 		s.m.appends.WithLabelValues("error").Inc()
 		return err

@@ -1,6 +1,7 @@
 package spool
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"math/rand/v2"
@@ -37,6 +38,11 @@ func TestRecordRoundTrip(t *testing.T) {
 			rec, err := encodeRecord(tt.seg)
 			if err != nil {
 				t.Fatal(err)
+			}
+			// Into a reused buffer with stale bytes, the same record.
+			dirty := bytes.Repeat([]byte{0xaa}, len(rec)+100)
+			if again, err := encodeRecordInto(dirty, tt.seg); err != nil || !bytes.Equal(again, rec) {
+				t.Fatalf("into a used buffer: %x, %v; want %x", again, err, rec)
 			}
 			sealRecord(rec, 42)
 			n, sum, err := parseRecordHeader(rec)
