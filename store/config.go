@@ -14,7 +14,7 @@ type Config struct {
 	MaxBytes int64 `yaml:"max_bytes"`
 	// JanitorInterval is how often retention and the size cap are enforced.
 	JanitorInterval time.Duration `yaml:"janitor_interval"`
-	// GzipLevel is the compression level of segment files (1 fastest, 9 smallest).
+	// GzipLevel is the compression level of stored segments (1 fastest, 9 smallest).
 	GzipLevel int `yaml:"gzip_level"`
 }
 

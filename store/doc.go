@@ -13,11 +13,13 @@
 // commits (internal/durable.Group: one syncfs shared by every concurrent
 // write). Until then the spool keeps the segment and delivers it again
 // after a crash. Open cuts off whatever follows the last record that
-// checks out (a record torn by a crash; a damaged record inside the log is
-// skipped instead), completes the cache from the log when it lags or has a
-// torn line, and removes the leftovers of interrupted writes. Replays
-// stored one gzip file per segment, the layout before the log, are moved
-// into a log at Open.
+// checks out (a record torn by a crash; a record whose header checks out
+// but whose bytes are damaged is skipped instead), flushes the logs it
+// found, completes the cache from the log when it lags or has a torn line,
+// removes the leftovers of interrupted writes, and finishes deletions and
+// erasures whose tombstone was written before a crash. Replays stored one
+// gzip file per segment, the layout before the log, are moved into a log
+// at Open.
 //
 // A segment that carries its own gzip member (spool.Segment.Gzip: ingest
 // kept the upload's compression because scrubbing changed nothing) is

@@ -81,11 +81,12 @@ func (s *Store) WriteEvents(ctx context.Context, id string, w io.Writer) error {
 	return bw.Flush()
 }
 
-// errBadSegmentFile means a segment file does not hold a JSON array.
-var errBadSegmentFile = errors.New("segment file is not a JSON array")
+// errBadSegmentFile means a stored segment does not hold a JSON array.
+var errBadSegmentFile = errors.New("stored segment is not a JSON array")
 
 // copySegment writes the elements of the stored array (without its
-// brackets), read from its gzip member rec, to w. Stored arrays have no surrounding whitespace.
+// brackets), read from its gzip member rec, to w. Stored arrays have no
+// surrounding whitespace.
 func copySegment(w io.Writer, zr *gzip.Reader, br *bufio.Reader, rec io.Reader) error {
 	br.Reset(rec)
 	if err := zr.Reset(br); err != nil {

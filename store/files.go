@@ -16,12 +16,12 @@ const (
 	// identityName holds the replay's id and subject; written once, durably.
 	identityName = "replay.json"
 	// indexName caches the segment summaries, one JSON line per segment,
-	// appended without an fsync of its own; Open rebuilds it from the
-	// segment files when it lags behind or has a torn line.
+	// appended without an fsync of its own; Open completes it from the
+	// segment log when it lags behind or has a torn line.
 	indexName  = "segments.jsonl"
 	tempPrefix = ".tmp-"
-	segSuffix  = ".json.gz"
-	maxSeq     = 99_999_999 // segment files are named with 8 digits
+	segSuffix  = ".json.gz" // segment files of the layout before the log
+	maxSeq     = 99_999_999 // segment files were named with 8 digits
 )
 
 // Directories inside {data_dir}/replays that are not replays.
@@ -101,15 +101,6 @@ func (t *tempFile) rename() error {
 	}
 	t.renamed = true
 	return nil
-}
-
-// size returns the written size.
-func (t *tempFile) size() (int64, error) {
-	fi, err := os.Stat(t.f.Name())
-	if err != nil {
-		return 0, err
-	}
-	return fi.Size(), nil
 }
 
 // discard removes the temporary file; it is a no-op after rename.

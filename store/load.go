@@ -20,8 +20,9 @@ import (
 	"github.com/klauspost/compress/gzip"
 )
 
-// maxSegmentEvents bounds a segment file read back to rebuild its summary.
-const maxSegmentEvents = 256 << 20
+// maxSegmentEvents bounds a stored segment read back to rebuild its
+// summary: ingest's largest max_decoded_bytes.
+const maxSegmentEvents = 1 << 30
 
 // load prepares the directory tree and reads every replay into memory.
 func (s *Store) load() error {
@@ -45,6 +46,7 @@ func (s *Store) load() error {
 	if err != nil {
 		return fmt.Errorf("store: %w", err)
 	}
+	var logs []string
 	for _, e := range entries {
 		name := e.Name()
 		if name == trashDir || name == tombDir {
@@ -61,8 +63,18 @@ func (s *Store) load() error {
 		if err := s.loadReplay(name); err != nil {
 			return fmt.Errorf("store: load replay %s: %w", name, err)
 		}
+		if _, ok := s.replays[name]; ok {
+			logs = append(logs, filepath.Join(s.dir(name), logName))
+		}
 	}
-	return durable.SyncDir(s.root)
+	if err := durable.SyncDir(s.root); err != nil {
+		return err
+	}
+	// A record can be whole in the page cache yet not on disk: written by
+	// a process that died before its flush. Now that it is taken as
+	// stored, a redelivery of its segment counts as a duplicate and is
+	// acknowledged, so it must be durable first (one syncfs).
+	return s.commit.Commit(logs...)
 }
 
 // loadReplay reads one replay directory: removes temporary files, reads
@@ -114,37 +126,42 @@ func (s *Store) loadReplay(id string) error {
 	if lf != nil {
 		defer lf.Close()
 	}
-	last := make(map[int]logRecord, len(recs)) // the last record of a seq counts
+	bySeqRecs := make(map[int][]logRecord, len(recs)) // the last readable record of a seq counts
 	for _, rec := range recs {
-		last[rec.seq] = rec
+		bySeqRecs[rec.seq] = append(bySeqRecs[rec.seq], rec)
 	}
 	cached, clean, err := readIndex(filepath.Join(dir, indexName))
 	if err != nil {
 		return err
 	}
-	changed := !clean || len(cached) != len(last)
+	changed := !clean || len(cached) != len(bySeqRecs)
 	bySeq := make(map[int]segmentSummary, len(cached))
 	for _, sum := range cached {
 		bySeq[sum.Seq] = sum
 	}
-	for seq, rec := range last {
-		if sum, ok := bySeq[seq]; ok && sum.Offset == rec.off && sum.Bytes == rec.n && sum.Events >= 0 {
+	for seq, rs := range bySeqRecs {
+		if sum, ok := bySeq[seq]; ok && sum.Offset == rs[len(rs)-1].off && sum.Bytes == rs[len(rs)-1].n && sum.Events >= 0 {
 			f.Segments = append(f.Segments, sum)
 			continue
 		}
 		changed = true
-		sum, err := summarizeGzip(io.NewSectionReader(lf, rec.off+logHeader, rec.n))
-		if err != nil {
-			// Written whole (its checksum holds) but not a gzip JSON
-			// array: not by this store. Its seq counts as missing.
-			s.log.Warn().Str("replay", id).Int("seq", seq).Err(err).Msg("store: unreadable segment record skipped")
-			continue
+		for i := len(rs) - 1; i >= 0; i-- {
+			rec := rs[i]
+			sum, err := summarizeGzip(io.NewSectionReader(lf, rec.off+logHeader, rec.n))
+			if err != nil {
+				// Written whole (its checksums hold) but not a gzip JSON
+				// array: not by this store. An earlier record of the seq
+				// counts, or the seq is missing.
+				s.log.Warn().Str("replay", id).Int("seq", seq).Err(err).Msg("store: unreadable segment record skipped")
+				continue
+			}
+			sum.Seq, sum.Offset, sum.Bytes, sum.ReceivedAt = seq, rec.off, rec.n, rec.receivedAt
+			f.Segments = append(f.Segments, sum)
+			break
 		}
-		sum.Seq, sum.Offset, sum.Bytes, sum.ReceivedAt = seq, rec.off, rec.n, rec.receivedAt
-		f.Segments = append(f.Segments, sum)
 	}
 	if len(files) > 0 {
-		moved, newEnd, err := s.moveFilesToLog(dir, id, files, f.Segments, end)
+		moved, newEnd, err := s.moveFilesToLog(dir, id, files, f.Segments, bySeq, end)
 		if err != nil {
 			return err
 		}
@@ -153,6 +170,13 @@ func (s *Store) loadReplay(id string) error {
 	}
 	slices.SortFunc(f.Segments, func(a, b segmentSummary) int { return a.Seq - b.Seq })
 	if len(f.Segments) == 0 {
+		return s.discardDir(id)
+	}
+	if s.erasedBefore(f) {
+		// A deletion or erasure whose tombstone was written but whose
+		// removal a crash interrupted: finish it.
+		s.log.Info().Str("replay", id).Msg("store: interrupted deletion finished")
+		s.m.deleted.WithLabelValues(reasonErasure).Inc()
 		return s.discardDir(id)
 	}
 	if changed {
@@ -192,7 +216,12 @@ func (s *Store) openLog(dir, id string) (*os.File, []logRecord, int64, error) {
 	if err != nil {
 		return nil, nil, 0, err
 	}
-	size := logSize(f)
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, nil, 0, fmt.Errorf("%s: %w", logName, err)
+	}
+	size := fi.Size()
 	recs, end, skipped, err := scanLog(f, size)
 	if err == nil && skipped > 0 {
 		s.log.Warn().Str("replay", id).Int64("bytes", skipped).Msg("store: damaged bytes skipped in the segment log")
@@ -211,26 +240,16 @@ func (s *Store) openLog(dir, id string) (*os.File, []logRecord, int64, error) {
 	return f, recs, end, nil
 }
 
-// logSize is the size of the open log, or 0 when there is none.
-func logSize(f *os.File) int64 {
-	if f == nil {
-		return 0
-	}
-	fi, err := f.Stat()
-	if err != nil {
-		return 0
-	}
-	return fi.Size()
-}
-
 // moveFilesToLog appends the segment files of the layout before the log
 // to the log, at end, except those whose seq the log already holds, flushes
-// the log and removes the files. A file that is not a gzip JSON array is
-// removed and its seq counts as missing (the spool delivers it again if it
-// still holds it). It returns the summaries of the segments moved and the
-// new end of the log. A crash in between leaves files that the next Open
-// moves (or, when the log has them, only removes).
-func (s *Store) moveFilesToLog(dir, id string, files map[int]string, have []segmentSummary, end int64) ([]segmentSummary, int64, error) {
+// the log and removes the files it moved or found there. A segment keeps
+// the receive time its summary line recorded (else the file's time). A
+// file that is not a gzip JSON array is removed, and its seq counts as
+// missing (the spool delivers it again if it still holds it); a file that
+// cannot be read stays for the next Open. It returns the summaries of the
+// segments moved and the new end of the log. A crash in between leaves
+// files that the next Open moves (or, when the log has them, only removes).
+func (s *Store) moveFilesToLog(dir, id string, files map[int]string, have []segmentSummary, cached map[int]segmentSummary, end int64) ([]segmentSummary, int64, error) {
 	held := make(map[int]bool, len(have))
 	for _, sum := range have {
 		held[sum.Seq] = true
@@ -242,27 +261,36 @@ func (s *Store) moveFilesToLog(dir, id string, files map[int]string, have []segm
 	}
 	defer lf.Close()
 	var moved []segmentSummary
+	var done []string
 	for _, seq := range seqs {
+		path := filepath.Join(dir, files[seq])
 		if held[seq] {
+			done = append(done, path)
 			continue
 		}
-		path := filepath.Join(dir, files[seq])
 		data, mtime, err := readSegmentFile(path)
-		var sum segmentSummary
-		if err == nil {
-			sum, err = summarizeGzip(bytes.NewReader(data))
+		if err != nil {
+			s.log.Warn().Str("replay", id).Int("seq", seq).Err(err).Msg("store: segment file not read; kept for the next start")
+			continue
 		}
+		sum, err := summarizeGzip(bytes.NewReader(data))
 		if err != nil {
 			s.log.Warn().Str("replay", id).Int("seq", seq).Err(err).Msg("store: unreadable segment file removed")
+			done = append(done, path)
 			continue
 		}
-		rec := appendRecord(nil, seq, mtime, data)
+		at := mtime
+		if c, ok := cached[seq]; ok && !c.ReceivedAt.IsZero() {
+			at = c.ReceivedAt.UTC()
+		}
+		rec := appendRecord(nil, seq, at, data)
 		if _, err := lf.WriteAt(rec, end); err != nil {
 			return nil, end, err
 		}
-		sum.Seq, sum.Offset, sum.Bytes, sum.ReceivedAt = seq, end, int64(len(data)), mtime
+		sum.Seq, sum.Offset, sum.Bytes, sum.ReceivedAt = seq, end, int64(len(data)), at
 		end += int64(len(rec))
 		moved = append(moved, sum)
+		done = append(done, path)
 	}
 	if err := lf.Sync(); err != nil {
 		return nil, end, err
@@ -270,8 +298,8 @@ func (s *Store) moveFilesToLog(dir, id string, files map[int]string, have []segm
 	if err := durable.SyncDir(dir); err != nil { // a new log's name
 		return nil, end, err
 	}
-	for _, seq := range seqs {
-		if err := os.Remove(filepath.Join(dir, files[seq])); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	for _, path := range done {
+		if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return nil, end, err
 		}
 	}
@@ -288,22 +316,14 @@ func readSegmentFile(path string) ([]byte, time.Time, error) {
 	if err != nil {
 		return nil, time.Time{}, err
 	}
+	if fi.Size() > maxLogRecord {
+		return nil, time.Time{}, fmt.Errorf("larger than %d bytes", int64(maxLogRecord))
+	}
 	data, err := readFileLimit(path, maxLogRecord)
 	if err != nil {
 		return nil, time.Time{}, err
 	}
-	if !isGzip(data) {
-		return nil, time.Time{}, errors.New("not gzip")
-	}
 	return data, fi.ModTime().UTC(), nil
-}
-
-func sizeOf(e fs.DirEntry) int64 {
-	fi, err := e.Info()
-	if err != nil {
-		return -1
-	}
-	return fi.Size()
 }
 
 func (s *Store) discardDir(id string) error {
@@ -382,7 +402,11 @@ func readIdentity(path, id string) (replayFile, error) {
 // summarizeGzip rebuilds the summary of a stored segment from its gzip
 // member; the caller sets its seq, place and time.
 func summarizeGzip(r io.Reader) (segmentSummary, error) {
-	zr, err := gzip.NewReader(r)
+	br := bufio.NewReader(r)
+	if head, err := br.Peek(3); err != nil || !isGzipHead(head) {
+		return segmentSummary{}, errors.New("not a gzip member")
+	}
+	zr, err := gzip.NewReader(br)
 	if err != nil {
 		return segmentSummary{}, err
 	}

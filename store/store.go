@@ -34,6 +34,9 @@ var (
 	ErrInvalidSubject = errors.New("store: invalid subject")
 )
 
+// errRecordTooLarge refuses a segment whose gzip exceeds maxLogRecord.
+var errRecordTooLarge = errors.New("compressed segment too large")
+
 // maxPooledRecord keeps the buffers of unusually large segments out of
 // the pool.
 const maxPooledRecord = 4 << 20
@@ -84,8 +87,9 @@ type replay struct {
 }
 
 // Open loads (or creates) the store under dataDir/replays. Leftovers of
-// interrupted writes are removed and metadata is reconciled with the
-// segment files on disk. reg may be nil.
+// interrupted writes are removed, metadata is reconciled with the segment
+// logs on disk, and deletions a crash interrupted are finished. reg may be
+// nil.
 func Open(cfg Config, dataDir string, log zerolog.Logger, reg prometheus.Registerer, opts ...Option) (*Store, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("store: %w", err)
@@ -114,11 +118,15 @@ func Open(cfg Config, dataDir string, log zerolog.Logger, reg prometheus.Registe
 		return w
 	}
 	s.recPool.New = func() any { return new(bytes.Buffer) }
-	if err := s.load(); err != nil {
-		return nil, err
+	if err := os.MkdirAll(s.root, 0o700); err != nil {
+		return nil, fmt.Errorf("store: %w", err)
 	}
 	if s.commit, err = durable.NewGroup(s.root); err != nil {
 		return nil, fmt.Errorf("store: %w", err)
+	}
+	if err := s.load(); err != nil {
+		s.commit.Close()
+		return nil, err
 	}
 	return s, nil
 }
@@ -133,8 +141,8 @@ func (s *Store) Name() string { return "local" }
 func (s *Store) dir(id string) string { return filepath.Join(s.root, id) }
 
 // Forward stores one scrubbed segment durably: it returns nil once the
-// segment file (and a new replay's subject) are in place and flushed to
-// disk, so a crash never loses it. A segment already stored (same
+// segment's record (and a new replay's subject) are in place and flushed
+// to disk, so a crash never loses it. A segment already stored (same
 // replay and seq) is not stored again. Segments that can never be stored
 // (invalid, of a deleted replay or an erased subject, or naming another
 // subject than the replay's) are dropped with a warning and a metric, and
@@ -185,6 +193,10 @@ func (s *Store) Forward(ctx context.Context, seg spool.Segment) error {
 	}
 	if err := s.write(r, events, gz, sum); err != nil {
 		s.forgetIfEmpty(r, seg.ReplayID)
+		if errors.Is(err, errRecordTooLarge) {
+			s.drop(seg, resultInvalid, "its compressed events exceed 1 GiB")
+			return nil
+		}
 		return fmt.Errorf("store: replay %s seq %d: %w", seg.ReplayID, seg.Seq, err)
 	}
 	s.m.writeSeconds.Observe(time.Since(start).Seconds())
@@ -219,7 +231,26 @@ func summaryOf(seg spool.Segment, events []byte) (segmentSummary, error) {
 }
 
 // isGzip reports whether b starts like a gzip member of deflate data.
-func isGzip(b []byte) bool { return len(b) >= 18 && b[0] == 0x1f && b[1] == 0x8b && b[2] == 8 }
+func isGzip(b []byte) bool { return len(b) >= 18 && isGzipHead(b) }
+
+func isGzipHead(b []byte) bool { return len(b) >= 3 && b[0] == 0x1f && b[1] == 0x8b && b[2] == 8 }
+
+// erasedBefore reports whether a tombstone (of the replay, or of its
+// subject) is as late as one of f's segments: their deletion was begun.
+func (s *Store) erasedBefore(f replayFile) bool {
+	for _, name := range []string{replayTomb(f.ID), subjectTomb(f.Subject)} {
+		t, ok := s.tombs[name]
+		if !ok {
+			continue
+		}
+		for _, sum := range f.Segments {
+			if !sum.ReceivedAt.After(t) {
+				return true
+			}
+		}
+	}
+	return false
+}
 
 // checkSegment returns why seg cannot be stored, or "". Beyond it, events
 // without a summary are fully validated by summarize (FuzzMeta checks it
@@ -391,7 +422,7 @@ func (s *Store) write(r *replay, events, gz []byte, sum segmentSummary) error {
 	}
 	rec := buf.Bytes()
 	if len(rec)-logHeader > maxLogRecord {
-		return fmt.Errorf("compressed segment of %d bytes exceeds %d", len(rec)-logHeader, maxLogRecord)
+		return fmt.Errorf("%w: %d bytes", errRecordTooLarge, len(rec)-logHeader)
 	}
 	sealRecord(rec)
 	logPath := filepath.Join(dir, logName)

@@ -651,8 +651,8 @@ func TestSegmentFilesMovedIntoLog(t *testing.T) {
 			if got := seqsOf(readEvents(t, s, idA)); !slices.Equal(got, []int{0, 0, 1, 1, 2, 2}) {
 				t.Fatalf("events %v", got)
 			}
-			if m, _ := s.Get(context.Background(), idA); m.Segments != 3 || m.Events != 6 {
-				t.Fatalf("meta %+v", m)
+			if m, _ := s.Get(context.Background(), idA); m.Segments != 3 || m.Events != 6 || !m.UpdatedAt.Equal(t0) {
+				t.Fatalf("meta %+v (want the receive time of the old summaries, %v)", m, t0)
 			}
 			for seq := 0; seq < 3; seq++ {
 				if _, err := os.Stat(filepath.Join(dir, segName(seq))); !os.IsNotExist(err) {
@@ -667,6 +667,117 @@ func TestSegmentFilesMovedIntoLog(t *testing.T) {
 				t.Fatalf("after a new segment and reopen: %v", got)
 			}
 		})
+	}
+}
+
+// TestUnreadSegmentFileKept: a segment file of the layout before the log
+// that cannot be read (here: larger than a record may be) stays where it
+// is; only files proven not to hold a segment are removed.
+func TestUnreadSegmentFileKept(t *testing.T) {
+	dataDir := t.TempDir()
+	s := openTest(t, dataDir)
+	forward(t, s, seg(idA, 0, "subj", events(0, 2), t0))
+	big := filepath.Join(s.dir(idA), segName(1))
+	f, err := os.Create(big)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Write([]byte("\x1f\x8b\x08"))
+	f.Truncate(maxLogRecord + 1) // sparse
+	f.Close()
+	s2 := openTest(t, dataDir)
+	if _, err := os.Stat(big); err != nil {
+		t.Fatalf("unread segment file removed: %v", err)
+	}
+	if got := seqsOf(readEvents(t, s2, idA)); !slices.Equal(got, []int{0, 0}) {
+		t.Fatalf("events %v", got)
+	}
+}
+
+// TestRecordHiddenInTornRecordIgnored: a crash tears a record whose bytes
+// (the visitor's own gzip, kept as is) carry something that looks like a
+// record of seq 0; Open must neither take it for seq 0 nor lose the real
+// one.
+func TestRecordHiddenInTornRecordIgnored(t *testing.T) {
+	for _, inner := range [][]byte{[]byte("not a gzip member at all"), nil} {
+		dataDir := t.TempDir()
+		s := openTest(t, dataDir)
+		forward(t, s, seg(idA, 0, "subj", events(0, 2), t0))
+		forward(t, s, seg(idA, 1, "subj", events(1, 2), t0))
+		if inner == nil {
+			inner = gzipOf(t, events(77, 3))
+		}
+		forged := appendRecord(nil, 0, t0, inner)
+		payload := append(append([]byte("\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"), forged...), make([]byte, 200)...)
+		rec := appendRecord(nil, 2, t0, payload)
+		appendBytes(t, filepath.Join(s.dir(idA), logName), rec[:len(rec)-100]) // torn by the crash
+		if got := seqsOf(readEvents(t, openTest(t, dataDir), idA)); !slices.Equal(got, []int{0, 0, 1, 1}) {
+			t.Fatalf("events %v, want seq 0 and 1 as stored", got)
+		}
+	}
+}
+
+// TestInterruptedErasureFinishedAtOpen: a crash between writing an
+// erasure's tombstone and removing the replays leaves them on disk; Open
+// removes them. A replay recorded after the erasure stays.
+func TestInterruptedErasureFinishedAtOpen(t *testing.T) {
+	dataDir := t.TempDir()
+	clk := newClock()
+	s := openTest(t, dataDir, WithClock(clk.now))
+	forward(t, s, seg(idA, 0, "subj", events(0, 2), t0))
+	forward(t, s, seg(idC, 0, "other", events(0, 2), t0))
+	clk.add(time.Minute)
+	if err := s.addTomb(subjectTomb("subj")); err != nil { // and then the crash
+		t.Fatal(err)
+	}
+	if err := s.addTomb(replayTomb(idC)); err != nil {
+		t.Fatal(err)
+	}
+	forward(t, s, seg(idB, 0, "subj", events(0, 2), t0.Add(2*time.Minute))) // consent given again
+	s2 := openTest(t, dataDir, WithClock(clk.now))
+	for _, id := range []string{idA, idC} {
+		if _, err := s2.Get(context.Background(), id); !errors.Is(err, ErrNotFound) {
+			t.Errorf("%s still stored: %v", id, err)
+		}
+		if _, err := os.Stat(s2.dir(id)); !os.IsNotExist(err) {
+			t.Errorf("%s still on disk", id)
+		}
+	}
+	if _, err := s2.Get(context.Background(), idB); err != nil {
+		t.Fatalf("replay recorded after the erasure: %v", err)
+	}
+}
+
+// TestFailedWritesRetried: what a failed record write leaves at the end of
+// the log is overwritten by the next record; a failed first write of a
+// replay leaves nothing behind, and the segment is stored when delivered
+// again.
+func TestFailedWritesRetried(t *testing.T) {
+	dataDir := t.TempDir()
+	s := openTest(t, dataDir)
+	forward(t, s, seg(idA, 0, "subj", events(0, 2), t0))
+	leftover := appendRecord(nil, 5, t0, bytes.Repeat([]byte("x"), 5000))
+	appendBytes(t, filepath.Join(s.dir(idA), logName), leftover[:4000]) // the write failed here
+	forward(t, s, seg(idA, 1, "subj", events(1, 2), t0))
+	if got := logRecords(t, filepath.Join(s.dir(idA), logName)); len(got) != 2 || got[1].seq != 1 {
+		t.Fatalf("records %+v", got)
+	}
+	if got := seqsOf(readEvents(t, openTest(t, dataDir), idA)); !slices.Equal(got, []int{0, 0, 1, 1}) {
+		t.Fatalf("events after reopen %v", got)
+	}
+
+	if err := os.MkdirAll(filepath.Join(s.dir(idB), logName), 0o700); err != nil { // the log cannot be opened
+		t.Fatal(err)
+	}
+	if err := s.Forward(context.Background(), seg(idB, 0, "subj", events(0, 2), t0)); err == nil {
+		t.Fatal("a failed write was acknowledged")
+	}
+	if _, err := os.Stat(s.dir(idB)); !os.IsNotExist(err) {
+		t.Fatalf("failed first write left its directory: %v", err)
+	}
+	forward(t, s, seg(idB, 0, "subj", events(0, 2), t0))
+	if got := seqsOf(readEvents(t, openTest(t, dataDir), idB)); !slices.Equal(got, []int{0, 0}) {
+		t.Fatalf("events of B %v", got)
 	}
 }
 
