@@ -10,6 +10,7 @@ import (
 	"net/http/httptrace"
 	"net/textproto"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -179,19 +180,26 @@ func (f *Front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	default:
 		f.engine.ServeHTTP(rw, f.outgoing(rw, r))
 		if err := rw.state.bodyErr; err != nil {
-			if rw.discardHeld() {
+			left := r.Context().Err() != nil // the visitor went away
+			if !left && rw.discardHeld() {
 				// The body failed before its first bytes, while the
 				// headers were held: nothing was sent, so the visitor
-				// gets a clean 502 rather than a broken connection.
+				// gets a clean 502 (or 504) rather than a broken
+				// connection.
+				status, msg, _ := upstreamError(err)
 				f.m.failure("body_broke_off")
-				f.log.Warn().Err(err).Str("path", f.redact(r.URL.Path)).Msg("upstream body failed before anything was sent")
-				writeError(rw, http.StatusBadGateway, "upstream unavailable")
+				f.log.Warn().Err(err).Str("path", f.redact(r.URL.Path)).Int("status", status).Msg("upstream body failed before anything was sent")
+				writeError(rw, status, msg)
 				return
 			}
 			// The engine ended the response normally; a chunked body would
 			// look complete to the client. Abort the connection instead.
 			rw.aborted = true
-			f.m.failure("body_broke_off")
+			if left {
+				f.m.failure("canceled")
+			} else {
+				f.m.failure("body_broke_off")
+			}
 			f.log.Debug().Err(err).Str("path", f.redact(r.URL.Path)).Msg("upstream body broke off: response aborted")
 			panic(http.ErrAbortHandler)
 		}
@@ -302,21 +310,12 @@ func (f *Front) onResponse(resp *http.Response, ctx *goproxy.ProxyCtx) *http.Res
 // failure turns an upstream error into a generic 502 or 504; the error
 // text goes to the log, never to the visitor.
 func (f *Front) failure(req *http.Request, err error) *http.Response {
-	status, msg := http.StatusBadGateway, "upstream unavailable"
-	var ne net.Error
-	if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
-		status, msg = http.StatusGatewayTimeout, "upstream timed out"
-	}
+	status, msg, reason := upstreamError(err)
 	ev := f.log.Warn()
-	switch {
-	case errors.Is(err, context.Canceled):
+	if reason == "canceled" {
 		ev = f.log.Debug()
-		f.m.failure("canceled")
-	case status == http.StatusGatewayTimeout:
-		f.m.failure("timeout")
-	default:
-		f.m.failure("unavailable")
 	}
+	f.m.failure(reason)
 	ev.Err(err).Str("method", req.Method).Str("path", f.redact(req.URL.Path)).Int("status", status).Msg("upstream request failed")
 	body := `{"error":"` + msg + `"}` + "\n"
 	return &http.Response{
@@ -328,6 +327,19 @@ func (f *Front) failure(req *http.Request, err error) *http.Response {
 		ContentLength: int64(len(body)),
 		Request:       req,
 	}
+}
+
+// upstreamError maps an upstream failure to the visitor's status and
+// message and to the metric's reason.
+func upstreamError(err error) (status int, msg, reason string) {
+	var ne net.Error
+	switch {
+	case errors.Is(err, context.Canceled):
+		return http.StatusBadGateway, "upstream unavailable", "canceled"
+	case errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()):
+		return http.StatusGatewayTimeout, "upstream timed out", "timeout"
+	}
+	return http.StatusBadGateway, "upstream unavailable", "unavailable"
 }
 
 func (f *Front) redact(p string) string {
@@ -356,11 +368,13 @@ func (f *Front) logAccess(r *http.Request, w *responseWriter, start time.Time) {
 
 // writeError answers with a short JSON error.
 func writeError(w http.ResponseWriter, status int, msg string) {
+	body := `{"error":"` + msg + `"}` + "\n"
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(status)
-	_, _ = io.WriteString(w, `{"error":"`+msg+`"}`+"\n")
+	_, _ = io.WriteString(w, body)
 }
 
 type discardLogger struct{}

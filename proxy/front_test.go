@@ -943,6 +943,9 @@ func TestBodyFailingWhileHeldIs502(t *testing.T) {
 			holdRewriter{release: closedChan()}},
 		{"injector, page cut short", "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nX-Upstream: 1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n<html\r\n",
 			injector},
+		// The engine flushes to announce trailers even after a failed copy.
+		{"trailer announced", "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nX-Upstream: 1\r\nTrailer: Server-Timing\r\nTransfer-Encoding: chunked\r\n\r\n",
+			holdRewriter{release: closedChan()}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -971,51 +974,157 @@ func TestBodyFailingWhileHeldIs502(t *testing.T) {
 	}
 }
 
-// TestLargeWritesArrive: a streamed body relayed in large writes, which
-// the front does not flush, still reaches the visitor in full while the
-// upstream waits: nothing of the data is left in a server buffer. Both
-// for a body passed through and for a rewritten one.
+// pieceRewriter streams each body as one Read of exactly n bytes, then
+// blocks until proceed is closed, like an upstream that sends a piece of
+// the page and then computes the rest.
+type pieceRewriter struct {
+	n       int
+	proceed chan struct{}
+}
+
+func (pieceRewriter) PrepareRequest(*http.Request) {}
+func (p pieceRewriter) Rewrite(resp *http.Response) bool {
+	sent := false
+	resp.Body = struct {
+		io.Reader
+		io.Closer
+	}{readerFunc(func(b []byte) (int, error) {
+		if !sent {
+			sent = true
+			return copy(b, strings.Repeat("x", p.n)), nil
+		}
+		<-p.proceed
+		return 0, io.EOF
+	}), resp.Body}
+	resp.Header.Del("Content-Length")
+	return true
+}
+
+// TestLargeWritesArrive: a streamed write that the front does not flush
+// (unflushedWrite and more) still reaches the visitor in full while the
+// body waits: nothing of its data stays in a server buffer, over HTTP/1.1
+// (chunked) and HTTP/2.
 func TestLargeWritesArrive(t *testing.T) {
-	for _, rewrite := range []bool{false, true} {
-		t.Run(fmt.Sprintf("rewritten=%v", rewrite), func(t *testing.T) {
-			const first = 100<<10 + 123
-			proceed := make(chan struct{})
-			s := newStack(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				w.Header().Set("Content-Type", "text/html")
-				io.WriteString(w, strings.Repeat("x", first))
-				w.(http.Flusher).Flush()
-				select {
-				case <-proceed:
-				case <-time.After(10 * time.Second):
-				}
-				io.WriteString(w, "end")
-			}), func(_ *Config, o *Options) {
-				if rewrite {
-					o.Rewriter = holdRewriter{release: closedChan()}
-				}
-			})
-			resp, err := http.Get(s.srv.URL + "/")
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer resp.Body.Close()
-			got := make(chan error, 1)
-			go func() {
-				_, err := io.ReadFull(resp.Body, make([]byte, first))
-				got <- err
-			}()
-			select {
-			case err := <-got:
+	for _, h2 := range []bool{false, true} {
+		for _, n := range []int{100, unflushedWrite, unflushedWrite + 1, 20000, 32 << 10, 64 << 10} {
+			t.Run(fmt.Sprintf("h2=%v/%d", h2, n), func(t *testing.T) {
+				up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					w.Header().Set("Content-Type", "text/html")
+					io.WriteString(w, "page")
+				}))
+				t.Cleanup(up.Close)
+				u, _ := url.Parse(up.URL)
+				cfg := DefaultConfig()
+				cfg.TrustedProxies = nil
+				proceed := make(chan struct{})
+				t.Cleanup(func() {
+					select {
+					case <-proceed:
+					default:
+						close(proceed)
+					}
+				})
+				f, err := New(cfg, u, Options{Prefix: "/__replay", Rewriter: pieceRewriter{n: n, proceed: proceed}}, zerolog.Nop())
 				if err != nil {
 					t.Fatal(err)
 				}
-			case <-time.After(5 * time.Second):
-				t.Fatal("the first bytes stayed in a buffer while the upstream waited")
-			}
-			close(proceed)
-			if rest, err := io.ReadAll(resp.Body); err != nil || string(rest) != "end" {
-				t.Fatalf("rest %q, %v", rest, err)
-			}
-		})
+				t.Cleanup(f.Close)
+				srv := httptest.NewUnstartedServer(f)
+				if h2 {
+					srv.EnableHTTP2 = true
+					srv.StartTLS()
+				} else {
+					srv.Start()
+				}
+				t.Cleanup(srv.Close)
+				resp, err := srv.Client().Get(srv.URL + "/")
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer resp.Body.Close()
+				if h2 != (resp.ProtoMajor == 2) {
+					t.Fatalf("protocol %s", resp.Proto)
+				}
+				got := make(chan error, 1)
+				go func() {
+					_, err := io.ReadFull(resp.Body, make([]byte, n))
+					got <- err
+				}()
+				select {
+				case err := <-got:
+					if err != nil {
+						t.Fatal(err)
+					}
+				case <-time.After(5 * time.Second):
+					t.Fatal("the bytes of the write stayed in a buffer while the body waited")
+				}
+				close(proceed)
+				if rest, err := io.ReadAll(resp.Body); err != nil || len(rest) != 0 {
+					t.Fatalf("rest %q, %v", rest, err)
+				}
+			})
+		}
+	}
+}
+
+// TestBodyFailingAfterHoldAborts: when the hold ends before the body
+// (the headers went alone) and the body then fails, the response is
+// aborted: the visitor never sees a second status or a complete body.
+func TestBodyFailingAfterHoldAborts(t *testing.T) {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, buf, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer c.Close()
+		buf.WriteString("HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 100\r\n\r\n")
+		buf.Flush()
+		time.Sleep(100 * time.Millisecond) // well past the hold
+	}))
+	t.Cleanup(up.Close)
+	s := newStackTo(t, up, func(_ *Config, o *Options) { o.Rewriter = holdRewriter{release: closedChan()} })
+	resp, err := http.Get(s.srv.URL + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || err == nil {
+		t.Fatalf("%d %q %v; want the held 200, then a broken body", resp.StatusCode, b, err)
+	}
+	if logs := s.logs.String(); !strings.Contains(logs, `"aborted":true`) {
+		t.Errorf("access log: %s", logs)
+	}
+}
+
+// TestVisitorLeavingWhileHeld: a visitor who goes away while the status is
+// held is not answered with a 502 nor counted as an upstream failure.
+func TestVisitorLeavingWhileHeld(t *testing.T) {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		w.WriteHeader(http.StatusOK)
+		w.(http.Flusher).Flush()
+		select {
+		case <-r.Context().Done():
+		case <-time.After(5 * time.Second):
+		}
+	}))
+	t.Cleanup(up.Close)
+	s := newStackTo(t, up, func(_ *Config, o *Options) { o.Rewriter = holdRewriter{release: closedChan()} })
+	s.front.hold = time.Minute
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, s.srv.URL+"/", nil)
+	if resp, err := http.DefaultClient.Do(req); err == nil {
+		resp.Body.Close()
+		t.Fatalf("got a response: %d", resp.StatusCode)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(s.logs.String(), `"request"`) && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if logs := s.logs.String(); strings.Contains(logs, `"status":502`) || strings.Contains(logs, "upstream body failed") || !strings.Contains(logs, `"aborted":true`) {
+		t.Errorf("access log: %s", logs)
 	}
 }

@@ -29,8 +29,9 @@ var bigCopyBuffers = sync.Pool{New: func() any { b := make([]byte, 64<<10); retu
 const headerHold = time.Millisecond
 
 // responseWriter records status and size for the access log, flushes after
-// every write when the response streams (no Content-Length, as
-// httputil.ReverseProxy does), and makes hijacking safe: it always offers
+// every write smaller than unflushedWrite when the response streams (no
+// Content-Length, as httputil.ReverseProxy does), and makes hijacking
+// safe: it always offers
 // Hijack, returning an error where the connection cannot be hijacked
 // (HTTP/2) instead of letting the engine panic.
 type responseWriter struct {
@@ -46,11 +47,11 @@ type responseWriter struct {
 	// rewritten response alone when it fires before the first body write.
 	// Until then the status is not passed on, so a body that fails before
 	// anything was sent can still become a clean 502 (discardHeld).
-	hold       time.Duration
-	held       *time.Timer
-	heldMu     sync.Mutex
-	heldOver   bool // the handler wrote, flushed or returned: held must not touch the writer
-	headerSent bool // the held status went to the server's writer
+	hold     time.Duration
+	held     *time.Timer
+	heldMu   sync.Mutex
+	heldOver bool // the handler wrote, flushed or returned: held must not touch the writer
+	pending  bool // the status waits to be passed to the server's writer
 
 	mu       sync.Mutex
 	hijacked net.Conn
@@ -70,6 +71,7 @@ func (w *responseWriter) WriteHeader(code int) {
 	}
 	w.streaming = w.Header().Get("Content-Length") == ""
 	if w.state != nil && w.state.rewritten {
+		w.pending = true
 		w.held = time.AfterFunc(w.hold, w.sendHeld)
 		return
 	}
@@ -77,7 +79,9 @@ func (w *responseWriter) WriteHeader(code int) {
 }
 
 // Header returns the response headers. While the status is held, the
-// server's writer is shared with sendHeld, which may send it at any time.
+// server's writer is shared with sendHeld, which may send it at any time:
+// the map may then be read, not written (the engine only reads it between
+// WriteHeader and the first write).
 func (w *responseWriter) Header() http.Header {
 	if w.held == nil {
 		return w.ResponseWriter.Header()
@@ -93,16 +97,16 @@ func (w *responseWriter) sendHeld() {
 	defer w.heldMu.Unlock()
 	if !w.heldOver {
 		w.ResponseWriter.WriteHeader(w.status)
-		w.headerSent = true
+		w.pending = false
 		_ = http.NewResponseController(w.ResponseWriter).Flush()
 	}
 }
 
-// endHold stops the hold; from then on only the handler's goroutine uses
-// the writer. It reports whether the held status is still unsent.
-func (w *responseWriter) endHold() bool {
+// endHold stops the hold timer; from then on only the handler's goroutine
+// uses the writer, and pending says whether the status is still unsent.
+func (w *responseWriter) endHold() {
 	if w.held == nil {
-		return false
+		return
 	}
 	if !w.held.Stop() {
 		// Fired: wait for sendHeld to finish, or make it do nothing.
@@ -111,16 +115,16 @@ func (w *responseWriter) endHold() bool {
 		w.heldMu.Unlock()
 	}
 	w.held = nil
-	return !w.headerSent
 }
 
-// release ends the hold and passes the held status on (the server's
-// writer sends it with the first body bytes). Called before every write
-// and flush, and when the handler returns.
+// release ends the hold and passes a held status on (the server's writer
+// sends it with the first body bytes). Called before every write and
+// flush, and when the handler returns.
 func (w *responseWriter) release() {
-	if w.endHold() {
+	w.endHold()
+	if w.pending {
+		w.pending = false
 		w.ResponseWriter.WriteHeader(w.status)
-		w.headerSent = true
 	}
 }
 
@@ -128,11 +132,12 @@ func (w *responseWriter) release() {
 // true if nothing of it has been sent, so that another response (an
 // error) can take its place.
 func (w *responseWriter) discardHeld() bool {
-	if !w.endHold() {
+	w.endHold()
+	if !w.pending {
 		return false
 	}
 	clear(w.Header())
-	w.status, w.state = 0, nil
+	w.status, w.state, w.pending = 0, nil, false
 	return true
 }
 
@@ -203,8 +208,14 @@ func (b *watchedBody) WriteTo(w io.Writer) (int64, error) {
 	return io.CopyBuffer(w, readerOnly{b}, *bp)
 }
 
-// Flush sends buffered data to the client.
+// Flush sends buffered data to the client. After the upstream body
+// failed it sends nothing (the engine flushes to announce trailers even
+// then): a status still held can become a 502.
 func (w *responseWriter) Flush() {
+	if w.state != nil && w.state.bodyErr != nil {
+		w.endHold()
+		return
+	}
 	w.release()
 	_ = http.NewResponseController(w.ResponseWriter).Flush()
 }
