@@ -196,6 +196,9 @@ func (h *Handler) serve(r *http.Request) error {
 	if !ok {
 		return errConsent
 	}
+	// Received when its consent held: a withdrawal (or an erasure) made
+	// after this point takes the segment with it, as it compares times.
+	received := h.deps.Now().UTC()
 	if err := h.allow(subject); err != nil {
 		return err
 	}
@@ -263,7 +266,7 @@ func (h *Handler) serve(r *http.Request) error {
 		ReplayID:   replay,
 		Seq:        seq,
 		Subject:    subject,
-		ReceivedAt: h.deps.Now().UTC(),
+		ReceivedAt: received,
 		Events:     scrubbed,
 		Summary:    summarize(scrubbed, &res),
 	}

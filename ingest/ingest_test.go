@@ -67,7 +67,7 @@ type eraser struct {
 	subjects []string
 }
 
-func (e *eraser) EraseSubject(_ context.Context, s string) error {
+func (e *eraser) EraseSubjectBefore(_ context.Context, s string, _ time.Time) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.subjects = append(e.subjects, s)

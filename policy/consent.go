@@ -19,9 +19,11 @@ import (
 	"golang.org/x/time/rate"
 )
 
-// Eraser erases every stored recording of a subject; the store implements it.
+// Eraser erases the stored recordings of a subject made up to a time (a
+// withdrawal's), keeping those recorded entirely after it, when the
+// visitor gave consent again; the store implements it.
 type Eraser interface {
-	EraseSubject(ctx context.Context, subject string) error
+	EraseSubjectBefore(ctx context.Context, subject string, at time.Time) error
 }
 
 // Options are the hooks Consent takes from its surroundings. The zero value
@@ -459,7 +461,9 @@ func (c *Consent) withdraw(ctx context.Context, subject string, at time.Time) er
 func (c *Consent) erase(ctx context.Context, e withdrawal) {
 	ctx, cancel := context.WithTimeout(ctx, eraseTimeout)
 	defer cancel()
-	if err := c.opts.Eraser.EraseSubject(ctx, e.Subject); err != nil {
+	// The withdrawal's time, not now: a retry must not take recordings
+	// made after a renewed consent.
+	if err := c.opts.Eraser.EraseSubjectBefore(ctx, e.Subject, e.At); err != nil {
 		c.m.erasures.WithLabelValues("error").Inc()
 		c.log.Error().Err(err).Msg("erasing a withdrawn subject failed; will retry")
 		return

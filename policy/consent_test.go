@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"slices"
 
 	"net/http"
 	"net/http/httptest"
@@ -37,13 +38,15 @@ func (c *clock) Add(d time.Duration) {
 type eraser struct {
 	mu       sync.Mutex
 	subjects []string
+	ats      []time.Time
 	fail     bool
 }
 
-func (e *eraser) EraseSubject(_ context.Context, s string) error {
+func (e *eraser) EraseSubjectBefore(_ context.Context, s string, at time.Time) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.subjects = append(e.subjects, s)
+	e.ats = append(e.ats, at)
 	if e.fail {
 		return errors.New("store down")
 	}
@@ -566,7 +569,11 @@ func TestErasureRetry(t *testing.T) {
 	if len(f.c.wd.pending()) != 1 {
 		t.Fatal("failed erasure not pending")
 	}
-	// Pending survives a restart and is retried.
+	// Pending survives a restart and is retried, an hour later, still
+	// with the withdrawal's time: recordings made after a renewed consent
+	// in between must not be erased.
+	withdrawnAt := f.clock.Now()
+	f.clock.Add(time.Hour)
 	f.reopen(Options{})
 	f.eraser.mu.Lock()
 	f.eraser.fail = false
@@ -574,6 +581,12 @@ func TestErasureRetry(t *testing.T) {
 	f.c.retryErasures(context.Background())
 	if n := len(f.eraser.calls()); n != 2 {
 		t.Fatalf("%d erasure calls, want 2", n)
+	}
+	f.eraser.mu.Lock()
+	ats := slices.Clone(f.eraser.ats)
+	f.eraser.mu.Unlock()
+	if !ats[0].Equal(withdrawnAt) || !ats[1].Equal(withdrawnAt) {
+		t.Fatalf("erasures up to %v, want the withdrawal's time %v", ats, withdrawnAt)
 	}
 	if len(f.c.wd.pending()) != 0 {
 		t.Fatal("still pending after successful retry")

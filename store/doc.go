@@ -17,7 +17,9 @@
 // but whose bytes are damaged is skipped instead), flushes the logs it
 // found, completes the cache from the log when it lags or has a torn line,
 // removes the leftovers of interrupted writes, and finishes deletions and
-// erasures whose tombstone was written before a crash. Replays stored one
+// erasures whose tombstone was written before a crash. What Open cuts off
+// is kept beside the log (segments.log.cut-{offset}): after a damaged
+// header it may hold acknowledged records. Replays stored one
 // gzip file per segment, the layout before the log, are moved into a log
 // at Open.
 //
@@ -27,7 +29,8 @@
 //
 // Store implements spool.Forwarder: Forward is idempotent per segment key and
 // accepts segments in any order. Replays are listed, read back as one merged
-// event array, deleted, and erased by subject; deletions leave tombstones so
+// event array, deleted, and erased by subject (all of a subject's replays,
+// or those recorded up to a withdrawal); deletions leave tombstones so
 // a segment still waiting in the spool does not bring an erased recording
 // back. RunJanitor enforces retention and the optional size limit.
 //

@@ -64,7 +64,8 @@ func (s *Store) load() error {
 			return fmt.Errorf("store: load replay %s: %w", name, err)
 		}
 		if _, ok := s.replays[name]; ok {
-			logs = append(logs, filepath.Join(s.dir(name), logName))
+			dir := s.dir(name)
+			logs = append(logs, filepath.Join(dir, logName), filepath.Join(dir, identityName), dir)
 		}
 	}
 	if err := durable.SyncDir(s.root); err != nil {
@@ -112,6 +113,9 @@ func (s *Store) loadReplay(id string) error {
 	}
 
 	f, err := readIdentity(filepath.Join(dir, identityName), id)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, errBadIdentity) {
+		return err // cannot be read now: nothing is removed for that
+	}
 	if err != nil {
 		if hasLog || len(files) > 0 {
 			s.log.Warn().Str("replay", id).Err(err).Msg("store: replay without readable identity removed")
@@ -161,22 +165,27 @@ func (s *Store) loadReplay(id string) error {
 		}
 	}
 	if len(files) > 0 {
-		moved, newEnd, err := s.moveFilesToLog(dir, id, files, f.Segments, bySeq, end)
+		moved, newEnd, unread, err := s.moveFilesToLog(dir, id, files, f.Segments, bySeq, end)
 		if err != nil {
 			return err
 		}
 		f.Segments = append(f.Segments, moved...)
 		end, changed = newEnd, true
+		if len(f.Segments) == 0 && unread > 0 {
+			// Only files that could not be read: keep them for the
+			// next start, and the replay unlisted until then.
+			return nil
+		}
 	}
 	slices.SortFunc(f.Segments, func(a, b segmentSummary) int { return a.Seq - b.Seq })
 	if len(f.Segments) == 0 {
 		return s.discardDir(id)
 	}
-	if s.erasedBefore(f) {
+	if reason := s.erasedBy(f); reason != "" {
 		// A deletion or erasure whose tombstone was written but whose
 		// removal a crash interrupted: finish it.
-		s.log.Info().Str("replay", id).Msg("store: interrupted deletion finished")
-		s.m.deleted.WithLabelValues(reasonErasure).Inc()
+		s.log.Info().Str("replay", id).Str("reason", reason).Msg("store: interrupted deletion finished")
+		s.m.deleted.WithLabelValues(reason).Inc()
 		return s.discardDir(id)
 	}
 	if changed {
@@ -227,10 +236,16 @@ func (s *Store) openLog(dir, id string) (*os.File, []logRecord, int64, error) {
 		s.log.Warn().Str("replay", id).Int64("bytes", skipped).Msg("store: damaged bytes skipped in the segment log")
 	}
 	if err == nil && end < size {
-		s.log.Warn().Str("replay", id).Int64("valid_bytes", end).Int64("bytes", size).
+		// Usually a record torn by a crash, never acknowledged; but a
+		// damaged header inside the log ends it too, and what follows
+		// would be lost: the bytes cut are kept beside the log.
+		cut := fmt.Sprintf("%s.cut-%d", logName, end)
+		s.log.Warn().Str("replay", id).Int64("valid_bytes", end).Int64("bytes", size).Str("kept_in", cut).
 			Msg("store: segment log cut after its last whole record")
-		if err = f.Truncate(end); err == nil {
-			err = f.Sync()
+		if err = saveTail(f, end, size, dir, cut); err == nil {
+			if err = f.Truncate(end); err == nil {
+				err = f.Sync()
+			}
 		}
 	}
 	if err != nil {
@@ -238,6 +253,15 @@ func (s *Store) openLog(dir, id string) (*os.File, []logRecord, int64, error) {
 		return nil, nil, 0, fmt.Errorf("%s: %w", logName, err)
 	}
 	return f, recs, end, nil
+}
+
+// saveTail copies f's bytes from off to size into dir/name, durably.
+func saveTail(f *os.File, off, size int64, dir, name string) error {
+	data := make([]byte, size-off)
+	if _, err := f.ReadAt(data, off); err != nil {
+		return err
+	}
+	return writeFileAtomic(dir, name, data)
 }
 
 // moveFilesToLog appends the segment files of the layout before the log
@@ -249,7 +273,7 @@ func (s *Store) openLog(dir, id string) (*os.File, []logRecord, int64, error) {
 // cannot be read stays for the next Open. It returns the summaries of the
 // segments moved and the new end of the log. A crash in between leaves
 // files that the next Open moves (or, when the log has them, only removes).
-func (s *Store) moveFilesToLog(dir, id string, files map[int]string, have []segmentSummary, cached map[int]segmentSummary, end int64) ([]segmentSummary, int64, error) {
+func (s *Store) moveFilesToLog(dir, id string, files map[int]string, have []segmentSummary, cached map[int]segmentSummary, end int64) (moved []segmentSummary, newEnd int64, unread int, err error) {
 	held := make(map[int]bool, len(have))
 	for _, sum := range have {
 		held[sum.Seq] = true
@@ -257,10 +281,9 @@ func (s *Store) moveFilesToLog(dir, id string, files map[int]string, have []segm
 	seqs := slices.Sorted(maps.Keys(files))
 	lf, err := os.OpenFile(filepath.Join(dir, logName), os.O_WRONLY|os.O_CREATE, 0o600)
 	if err != nil {
-		return nil, end, err
+		return nil, end, 0, err
 	}
 	defer lf.Close()
-	var moved []segmentSummary
 	var done []string
 	for _, seq := range seqs {
 		path := filepath.Join(dir, files[seq])
@@ -271,6 +294,7 @@ func (s *Store) moveFilesToLog(dir, id string, files map[int]string, have []segm
 		data, mtime, err := readSegmentFile(path)
 		if err != nil {
 			s.log.Warn().Str("replay", id).Int("seq", seq).Err(err).Msg("store: segment file not read; kept for the next start")
+			unread++
 			continue
 		}
 		sum, err := summarizeGzip(bytes.NewReader(data))
@@ -285,7 +309,7 @@ func (s *Store) moveFilesToLog(dir, id string, files map[int]string, have []segm
 		}
 		rec := appendRecord(nil, seq, at, data)
 		if _, err := lf.WriteAt(rec, end); err != nil {
-			return nil, end, err
+			return nil, end, unread, err
 		}
 		sum.Seq, sum.Offset, sum.Bytes, sum.ReceivedAt = seq, end, int64(len(data)), at
 		end += int64(len(rec))
@@ -293,20 +317,20 @@ func (s *Store) moveFilesToLog(dir, id string, files map[int]string, have []segm
 		done = append(done, path)
 	}
 	if err := lf.Sync(); err != nil {
-		return nil, end, err
+		return nil, end, unread, err
 	}
 	if err := durable.SyncDir(dir); err != nil { // a new log's name
-		return nil, end, err
+		return nil, end, unread, err
 	}
 	for _, path := range done {
 		if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return nil, end, err
+			return nil, end, unread, err
 		}
 	}
 	if len(moved) > 0 {
 		s.log.Info().Str("replay", id).Int("segments", len(moved)).Msg("store: segment files moved into the segment log")
 	}
-	return moved, end, durable.SyncDir(dir)
+	return moved, end, unread, durable.SyncDir(dir)
 }
 
 // readSegmentFile reads a segment file of the layout before the log and
@@ -376,24 +400,31 @@ const maxIdentityFile = 64 << 10
 // maxIndexLine bounds one summary line (maxURLs URLs of maxURLLen bytes).
 const maxIndexLine = 4 << 20
 
+// errBadIdentity marks a replay.json whose content is not valid (as
+// opposed to one that could not be read).
+var errBadIdentity = errors.New("invalid replay identity")
+
 // readIdentity reads replay.json, which must name replay id and a subject.
 func readIdentity(path, id string) (replayFile, error) {
 	var f replayFile
 	name := filepath.Base(path)
+	if fi, err := os.Stat(path); err == nil && fi.Size() > maxIdentityFile {
+		return f, fmt.Errorf("%w: %s is larger than %d bytes", errBadIdentity, name, maxIdentityFile)
+	}
 	data, err := readFileLimit(path, maxIdentityFile)
 	if err != nil {
 		return f, err
 	}
 	if err := json.Unmarshal(data, &f); err != nil {
-		return f, fmt.Errorf("%s: %w", name, err)
+		return f, fmt.Errorf("%w: %s: %w", errBadIdentity, name, err)
 	}
 	switch {
 	case f.Version != replayFileVersion:
-		return f, fmt.Errorf("%s: unknown version %d", name, f.Version)
+		return f, fmt.Errorf("%w: %s: unknown version %d", errBadIdentity, name, f.Version)
 	case f.ID != id:
-		return f, fmt.Errorf("%s: id does not match the directory", name)
+		return f, fmt.Errorf("%w: %s: id does not match the directory", errBadIdentity, name)
 	case f.Subject == "" || len(f.Subject) > maxSubjectLen:
-		return f, fmt.Errorf("%s: no valid subject", name)
+		return f, fmt.Errorf("%w: %s: no valid subject", errBadIdentity, name)
 	}
 	f.Segments = nil
 	return f, nil

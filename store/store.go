@@ -62,6 +62,7 @@ type Store struct {
 	recPool sync.Pool // *bytes.Buffer: a segment's log record being built
 	kick    chan struct{}
 	commit  *durable.Group // makes segment writes durable in shared flushes
+	tombMu  sync.Mutex     // serializes tombstone writes
 
 	mu        sync.Mutex
 	replays   map[string]*replay
@@ -79,6 +80,9 @@ type replay struct {
 	// logEnd is where the next record of the segment log goes: the end of
 	// its valid records. Guarded by mu.
 	logEnd int64
+	// dirtyTail says that a failed write may have left bytes after
+	// logEnd, which the next write cuts off first. Guarded by mu.
+	dirtyTail bool
 	// deleted mirrors gone for readers that do not hold mu.
 	deleted atomic.Bool
 
@@ -235,18 +239,25 @@ func isGzip(b []byte) bool { return len(b) >= 18 && isGzipHead(b) }
 
 func isGzipHead(b []byte) bool { return len(b) >= 3 && b[0] == 0x1f && b[1] == 0x8b && b[2] == 8 }
 
-// erasedBefore reports whether a tombstone (of the replay, or of its
-// subject) is as late as one of f's segments: their deletion was begun.
-func (s *Store) erasedBefore(f replayFile) bool {
-	for _, name := range []string{replayTomb(f.ID), subjectTomb(f.Subject)} {
-		t, ok := s.tombs[name]
-		if !ok {
-			continue
-		}
-		for _, sum := range f.Segments {
-			if !sum.ReceivedAt.After(t) {
-				return true
-			}
+// erasedBy returns why f was to be deleted: a tombstone, of the replay
+// (an API deletion) or of its subject (an erasure), as late as one of its
+// segments. It returns "" when none is.
+func (s *Store) erasedBy(f replayFile) string {
+	if t, ok := s.tombs[replayTomb(f.ID)]; ok && receivedBy(f, t) {
+		return reasonAPI
+	}
+	if t, ok := s.tombs[subjectTomb(f.Subject)]; ok && receivedBy(f, t) {
+		return reasonErasure
+	}
+	return ""
+}
+
+// receivedBy reports whether one of f's segments was received at or
+// before t.
+func receivedBy(f replayFile, t time.Time) bool {
+	for _, sum := range f.Segments {
+		if !sum.ReceivedAt.After(t) {
+			return true
 		}
 	}
 	return false
@@ -426,12 +437,25 @@ func (s *Store) write(r *replay, events, gz []byte, sum segmentSummary) error {
 	}
 	sealRecord(rec)
 	logPath := filepath.Join(dir, logName)
+	if r.dirtyTail {
+		if err := os.Truncate(logPath, r.logEnd); err != nil {
+			return err
+		}
+		r.dirtyTail = false
+	}
 	f, err := os.OpenFile(logPath, os.O_WRONLY|os.O_CREATE, 0o600)
 	if err != nil {
 		return err
 	}
-	// At the end of the valid records: a record whose write or flush
-	// failed before is overwritten.
+	stored := false
+	defer func() {
+		// What a failed write or flush left must not stay after the
+		// valid records: a shorter record written there later would end
+		// inside it, and Open would read on from there.
+		if !stored && os.Truncate(logPath, r.logEnd) != nil {
+			r.dirtyTail = true
+		}
+	}()
 	_, err = f.WriteAt(rec, r.logEnd)
 	if cerr := f.Close(); err == nil {
 		err = cerr
@@ -459,6 +483,7 @@ func (s *Store) write(r *replay, events, gz []byte, sum segmentSummary) error {
 	}
 	sum.Offset, sum.Bytes = r.logEnd, int64(len(rec)-logHeader)
 	r.logEnd += int64(len(rec))
+	stored = true
 
 	line, err := json.Marshal(&sum)
 	if err == nil {
@@ -587,9 +612,19 @@ func (s *Store) Delete(ctx context.Context, id string) error {
 }
 
 // EraseSubject deletes every replay of subject, for callers that need no
-// count (the consent package, on withdrawal).
+// count.
 func (s *Store) EraseSubject(ctx context.Context, subject string) error {
 	_, err := s.EraseSubjectCount(ctx, subject)
+	return err
+}
+
+// EraseSubjectBefore deletes every replay of subject that holds a segment
+// received at or before at, and drops such segments still in the spool
+// when they arrive. Replays recorded entirely after at (the visitor gave
+// consent again) are kept. The consent package erases a withdrawal with
+// its time, also when it retries a failed erasure later.
+func (s *Store) EraseSubjectBefore(ctx context.Context, subject string, at time.Time) error {
+	_, err := s.eraseSubject(ctx, subject, at, false)
 	return err
 }
 
@@ -597,13 +632,19 @@ func (s *Store) EraseSubject(ctx context.Context, subject string) error {
 // deleted. Segments of the subject accepted before the erasure and still in
 // the spool are dropped when they arrive.
 func (s *Store) EraseSubjectCount(ctx context.Context, subject string) (int, error) {
+	return s.eraseSubject(ctx, subject, s.now(), true)
+}
+
+// eraseSubject records the erasure at at and deletes the subject's
+// replays: all of them, or those holding a segment received by at.
+func (s *Store) eraseSubject(ctx context.Context, subject string, at time.Time, all bool) (int, error) {
 	if subject == "" || len(subject) > maxSubjectLen {
 		return 0, ErrInvalidSubject
 	}
 	if err := ctx.Err(); err != nil {
 		return 0, err
 	}
-	if err := s.addTomb(subjectTomb(subject)); err != nil {
+	if err := s.addTombAt(subjectTomb(subject), at); err != nil {
 		return 0, fmt.Errorf("store: erase subject: %w", err)
 	}
 	s.mu.Lock()
@@ -618,7 +659,9 @@ func (s *Store) EraseSubjectCount(ctx context.Context, subject string) (int, err
 	var errs []error
 	for _, r := range entries {
 		r.mu.Lock()
-		if r.file.Subject == subject {
+		// Under r.mu, after any write in flight: a segment admitted
+		// before the tombstone is on disk by now and counts.
+		if r.file.Subject == subject && (all || receivedBy(r.file, at) || len(r.file.Segments) == 0) {
 			removed, err := s.remove(r, reasonErasure)
 			if err != nil {
 				errs = append(errs, err)

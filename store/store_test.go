@@ -758,6 +758,9 @@ func TestFailedWritesRetried(t *testing.T) {
 	forward(t, s, seg(idA, 0, "subj", events(0, 2), t0))
 	leftover := appendRecord(nil, 5, t0, bytes.Repeat([]byte("x"), 5000))
 	appendBytes(t, filepath.Join(s.dir(idA), logName), leftover[:4000]) // the write failed here
+	s.mu.Lock()
+	s.replays[idA].dirtyTail = true // and so did the cut after it
+	s.mu.Unlock()
 	forward(t, s, seg(idA, 1, "subj", events(1, 2), t0))
 	if got := logRecords(t, filepath.Join(s.dir(idA), logName)); len(got) != 2 || got[1].seq != 1 {
 		t.Fatalf("records %+v", got)
@@ -778,6 +781,144 @@ func TestFailedWritesRetried(t *testing.T) {
 	forward(t, s, seg(idB, 0, "subj", events(0, 2), t0))
 	if got := seqsOf(readEvents(t, openTest(t, dataDir), idB)); !slices.Equal(got, []int{0, 0}) {
 		t.Fatalf("events of B %v", got)
+	}
+}
+
+// TestOnlyUnreadSegmentFileKept: a replay of the layout before the log
+// whose only segment file cannot be read is neither removed nor listed;
+// the file waits for the next start.
+func TestOnlyUnreadSegmentFileKept(t *testing.T) {
+	dataDir := t.TempDir()
+	dir := filepath.Join(dataDir, "replays", idA)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	ident, _ := json.Marshal(replayFile{Version: replayFileVersion, ID: idA, Subject: "subj"})
+	os.WriteFile(filepath.Join(dir, identityName), ident, 0o600)
+	big := filepath.Join(dir, segName(0))
+	f, err := os.Create(big)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Write([]byte("\x1f\x8b\x08"))
+	f.Truncate(maxLogRecord + 1) // sparse
+	f.Close()
+	s := openTest(t, dataDir)
+	if _, err := os.Stat(big); err != nil {
+		t.Fatalf("unread segment file removed: %v", err)
+	}
+	if _, err := s.Get(context.Background(), idA); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("replay without a readable segment listed: %v", err)
+	}
+}
+
+// TestDamagedTombstoneKeepsLaterReplay: a tombstone damaged on disk keeps
+// its deletion in force from the file's time, not from the next start, so
+// a replay recorded again after the deletion survives.
+func TestDamagedTombstoneKeepsLaterReplay(t *testing.T) {
+	ctx := context.Background()
+	dataDir := t.TempDir()
+	clk := newClock()
+	s := openTest(t, dataDir, WithClock(clk.now))
+	forward(t, s, seg(idA, 0, "subj", events(0, 2), t0))
+	if err := s.Delete(ctx, idA); err != nil {
+		t.Fatal(err)
+	}
+	tomb := filepath.Join(dataDir, "replays", tombDir, replayTomb(idA))
+	written := t0.Add(time.Hour) // the file's time: before the new segment
+	clk.add(2 * time.Hour)
+	forward(t, s, seg(idA, 1, "subj", events(1, 2), clk.now())) // admitted after the deletion
+	s.Close()
+	if err := os.WriteFile(tomb, []byte("garbage"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	os.Chtimes(tomb, written, written)
+	clk.add(time.Hour)
+	if _, err := openTest(t, dataDir, WithClock(clk.now)).Get(ctx, idA); err != nil {
+		t.Fatalf("replay recorded after the deletion: %v", err)
+	}
+}
+
+// TestLeftoverOfFailedWriteCut: bytes a failed write left after the valid
+// records (here a record whose bytes carry what looks like a record of seq
+// 0) are cut off before the next record is written, so Open never reads
+// on from inside them.
+func TestLeftoverOfFailedWriteCut(t *testing.T) {
+	dataDir := t.TempDir()
+	s := openTest(t, dataDir)
+	forward(t, s, seg(idA, 0, "subj", events(0, 2), t0))
+	gz2 := gzipOf(t, events(2, 2))
+	forged := appendRecord(nil, 0, t0, gzipOf(t, events(77, 3)))
+	payload := make([]byte, len(gz2))
+	copy(payload, "\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff")
+	payload = append(append(payload, forged...), make([]byte, 100)...)
+	appendBytes(t, filepath.Join(s.dir(idA), logName), appendRecord(nil, 1, t0, payload))
+	s.mu.Lock()
+	r := s.replays[idA]
+	s.mu.Unlock()
+	r.mu.Lock()
+	r.dirtyTail = true // as write leaves it when the flush failed and the cut too
+	r.mu.Unlock()
+	sg := seg(idA, 2, "subj", events(2, 2), t0)
+	sg.Gzip = gz2
+	forward(t, s, sg)
+	if got := seqsOf(readEvents(t, openTest(t, dataDir), idA)); !slices.Equal(got, []int{0, 0, 2, 2}) {
+		t.Fatalf("events %v, want seq 0 and 2 as stored", got)
+	}
+}
+
+// TestCutBytesKept: a damaged header inside the log ends it at Open; the
+// bytes cut off, which may hold acknowledged records, are kept beside it.
+func TestCutBytesKept(t *testing.T) {
+	dataDir := t.TempDir()
+	s := openTest(t, dataDir)
+	for seq := 0; seq < 3; seq++ {
+		forward(t, s, seg(idA, seq, "subj", events(seq, 2), t0))
+	}
+	logA := filepath.Join(s.dir(idA), logName)
+	recs := logRecords(t, logA)
+	data, _ := os.ReadFile(logA)
+	data[recs[1].off+13] ^= 1 // seq 1's header
+	os.WriteFile(logA, data, 0o600)
+	s2 := openTest(t, dataDir)
+	if got := seqsOf(readEvents(t, s2, idA)); !slices.Equal(got, []int{0, 0}) {
+		t.Fatalf("events %v", got)
+	}
+	kept, err := os.ReadFile(filepath.Join(s.dir(idA), fmt.Sprintf("%s.cut-%d", logName, recs[1].off)))
+	if err != nil || !bytes.Equal(kept, data[recs[1].off:]) {
+		t.Fatalf("cut bytes not kept: %d bytes, %v", len(kept), err)
+	}
+}
+
+// TestEraseSubjectBefore: an erasure up to a time (a withdrawal's) keeps the
+// replays recorded entirely after it, and refuses later deliveries of
+// segments received before it.
+func TestEraseSubjectBefore(t *testing.T) {
+	ctx := context.Background()
+	clk := newClock()
+	s := openTest(t, t.TempDir(), WithClock(clk.now))
+	forward(t, s, seg(idA, 0, "subj", events(0, 2), t0))
+	forward(t, s, seg(idB, 0, "subj", events(0, 2), t0.Add(2*time.Minute))) // consent given again
+	clk.add(time.Hour)
+	if err := s.EraseSubjectBefore(ctx, "subj", t0.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Get(ctx, idA); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("replay recorded before the withdrawal: %v", err)
+	}
+	if _, err := s.Get(ctx, idB); err != nil {
+		t.Fatalf("replay recorded after the withdrawal: %v", err)
+	}
+	forward(t, s, seg(idC, 0, "subj", events(0, 2), t0.Add(30*time.Second))) // from the spool
+	if _, err := s.Get(ctx, idC); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("late segment from before the withdrawal stored: %v", err)
+	}
+	// A later erasure is not moved back by an earlier one.
+	if err := s.EraseSubjectBefore(ctx, "subj", t0); err != nil {
+		t.Fatal(err)
+	}
+	if got := s.tombs[subjectTomb("subj")]; !got.Equal(t0.Add(time.Minute)) {
+		t.Fatalf("tombstone at %v", got)
 	}
 }
 

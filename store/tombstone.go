@@ -38,13 +38,25 @@ func validTombName(name string) bool {
 }
 
 // addTomb durably records a deletion at the current time.
-func (s *Store) addTomb(name string) error {
-	now := s.now().UTC()
-	if err := writeFileAtomic(filepath.Join(s.root, tombDir), name, []byte(now.Format(time.RFC3339Nano))); err != nil {
+func (s *Store) addTomb(name string) error { return s.addTombAt(name, s.now()) }
+
+// addTombAt durably records a deletion at t. A later deletion already
+// recorded under the name stays: a tombstone never moves back in time.
+func (s *Store) addTombAt(name string, t time.Time) error {
+	t = t.UTC()
+	s.tombMu.Lock()
+	defer s.tombMu.Unlock()
+	s.mu.Lock()
+	old, ok := s.tombs[name]
+	s.mu.Unlock()
+	if ok && !old.Before(t) {
+		return nil
+	}
+	if err := writeFileAtomic(filepath.Join(s.root, tombDir), name, []byte(t.Format(time.RFC3339Nano))); err != nil {
 		return fmt.Errorf("write tombstone: %w", err)
 	}
 	s.mu.Lock()
-	s.tombs[name] = now
+	s.tombs[name] = t
 	s.mu.Unlock()
 	return nil
 }
@@ -74,9 +86,15 @@ func (s *Store) loadTombs() error {
 		t, err := time.Parse(time.RFC3339Nano, string(data))
 		if err != nil {
 			// A tombstone is written atomically, so this is damage from
-			// outside; keep the deletion in force from now on.
+			// outside; keep the deletion in force from when the file was
+			// written (its time is that of the deletion, or later), so
+			// that what was recorded after the deletion is not taken
+			// for what it erased.
 			s.log.Warn().Str("file", name).Msg("store: unreadable tombstone, renewed")
 			t = s.now().UTC()
+			if fi, err := e.Info(); err == nil && fi.ModTime().Before(t) {
+				t = fi.ModTime().UTC()
+			}
 			if err := writeFileAtomic(dir, name, []byte(t.Format(time.RFC3339Nano))); err != nil {
 				return err
 			}
