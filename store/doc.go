@@ -18,8 +18,9 @@
 // found, completes the cache from the log when it lags or has a torn line,
 // removes the leftovers of interrupted writes, and finishes deletions and
 // erasures whose tombstone was written before a crash. What Open cuts off
-// is kept beside the log (segments.log.cut-{offset}): after a damaged
-// header it may hold acknowledged records. Replays stored one
+// after a damaged header (not a torn record) is kept beside the log
+// (segments.log.cut-{offset}): it may hold acknowledged records. Replays
+// stored one
 // gzip file per segment, the layout before the log, are moved into a log
 // at Open.
 //

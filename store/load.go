@@ -236,13 +236,17 @@ func (s *Store) openLog(dir, id string) (*os.File, []logRecord, int64, error) {
 		s.log.Warn().Str("replay", id).Int64("bytes", skipped).Msg("store: damaged bytes skipped in the segment log")
 	}
 	if err == nil && end < size {
-		// Usually a record torn by a crash, never acknowledged; but a
-		// damaged header inside the log ends it too, and what follows
-		// would be lost: the bytes cut are kept beside the log.
-		cut := fmt.Sprintf("%s.cut-%d", logName, end)
-		s.log.Warn().Str("replay", id).Int64("valid_bytes", end).Int64("bytes", size).Str("kept_in", cut).
-			Msg("store: segment log cut after its last whole record")
-		if err = saveTail(f, end, size, dir, cut); err == nil {
+		ev := s.log.Warn().Str("replay", id).Int64("valid_bytes", end).Int64("bytes", size)
+		if !tornTail(f, end, size) {
+			// Not a record torn by a crash (never acknowledged) but a
+			// damaged header, which ends the log too: what follows it
+			// may be acknowledged records, kept beside the log.
+			cut := fmt.Sprintf("%s.cut-%d", logName, end)
+			ev = s.log.Error().Str("replay", id).Int64("valid_bytes", end).Int64("bytes", size).Str("kept_in", cut)
+			err = saveTail(f, end, size, dir, cut)
+		}
+		ev.Msg("store: segment log cut after its last whole record")
+		if err == nil {
 			if err = f.Truncate(end); err == nil {
 				err = f.Sync()
 			}

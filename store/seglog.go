@@ -120,3 +120,21 @@ func scanLog(ra io.ReaderAt, size int64) (recs []logRecord, end, skipped int64, 
 	}
 	return recs, end, skipped, nil
 }
+
+// tornTail reports whether the bytes of a log from end to size are what a
+// crash leaves of one record being appended: less than a header, or a
+// header that checks out with fewer bytes after it than it announces.
+// Anything else (a header that does not check out) may be damage followed
+// by records worth keeping.
+func tornTail(ra io.ReaderAt, end, size int64) bool {
+	if size-end < logHeader {
+		return true
+	}
+	var h [logHeader]byte
+	if _, err := ra.ReadAt(h[:], end); err != nil {
+		return false
+	}
+	n := int64(binary.LittleEndian.Uint32(h[16:]))
+	return string(h[:4]) == logMagic && crc32.Checksum(h[8:], castagnoli) == binary.LittleEndian.Uint32(h[4:]) &&
+		n > size-end-logHeader
+}

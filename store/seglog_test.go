@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"hash/crc32"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -111,6 +112,12 @@ func TestScanLog(t *testing.T) {
 			for _, r := range recs {
 				seqs = append(seqs, r.seq)
 				checkRecord(t, tt.data, r)
+			}
+			// What follows the end is a torn record unless a header that
+			// does not check out starts it.
+			wantTorn := !strings.Contains(tt.name, "damaged header") && tt.name != "damaged bytes last"
+			if end < int64(len(tt.data)) && tornTail(bytes.NewReader(tt.data), end, int64(len(tt.data))) != wantTorn {
+				t.Errorf("tornTail = %v, want %v", !wantTorn, wantTorn)
 			}
 			if !slices.Equal(seqs, tt.seqs) || end != tt.end || skipped != tt.skipped || !recs[len(recs)-1].receivedAt.Equal(tt.lastReceived) {
 				t.Fatalf("seqs %v end %d skipped %d (last received %v); want %v %d %d %v",

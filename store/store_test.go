@@ -534,6 +534,9 @@ func TestCrashLeftoversAtOpen(t *testing.T) {
 	if fi, err := os.Stat(logA); err != nil || fi.Size() != recs[2].off {
 		t.Fatalf("torn record of A not cut off: %v, %v", fi, err)
 	}
+	if cuts, _ := filepath.Glob(logA + ".cut-*"); len(cuts) != 0 {
+		t.Fatalf("a torn record was kept: %v", cuts)
+	}
 	mB, err := s2.Get(ctx, idB)
 	if err != nil || mB.Segments != 2 || mB.Events != 4 {
 		t.Fatalf("replay B = %+v, %v; want the record the cache lacks adopted", mB, err)
