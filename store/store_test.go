@@ -580,14 +580,7 @@ func TestCrashLeftoversAtOpen(t *testing.T) {
 // end) is skipped, not taken for the end: the records after it are kept,
 // and the damaged segment, delivered again, is appended.
 func TestDamagedRecordSkipped(t *testing.T) {
-	dataDir := t.TempDir()
-	s := openTest(t, dataDir)
-	for seq := 0; seq < 4; seq++ {
-		forward(t, s, seg(idA, seq, "subj", events(seq, 2), t0))
-	}
-	logA := filepath.Join(s.dir(idA), logName)
-	recs := logRecords(t, logA)
-	data, _ := os.ReadFile(logA)
+	dataDir, logA, recs, data := storedLog(t, 4)
 	data[recs[1].off+logHeader+3] ^= 0x40
 	if err := os.WriteFile(logA, data, 0o600); err != nil {
 		t.Fatal(err)
@@ -632,13 +625,7 @@ func TestOneLogPerReplay(t *testing.T) {
 func TestSegmentFilesMovedIntoLog(t *testing.T) {
 	for _, partly := range []bool{false, true} {
 		t.Run(fmt.Sprintf("partly moved=%v", partly), func(t *testing.T) {
-			dataDir := t.TempDir()
-			dir := filepath.Join(dataDir, "replays", idA)
-			if err := os.MkdirAll(dir, 0o700); err != nil {
-				t.Fatal(err)
-			}
-			ident, _ := json.Marshal(replayFile{Version: replayFileVersion, ID: idA, Subject: "subj"})
-			os.WriteFile(filepath.Join(dir, identityName), ident, 0o600)
+			dataDir, dir := oldReplayDir(t)
 			var index []byte
 			for seq := 0; seq < 3; seq++ {
 				gz := gzipOf(t, events(seq, 2))
@@ -681,13 +668,7 @@ func TestUnreadSegmentFileKept(t *testing.T) {
 	s := openTest(t, dataDir)
 	forward(t, s, seg(idA, 0, "subj", events(0, 2), t0))
 	big := filepath.Join(s.dir(idA), segName(1))
-	f, err := os.Create(big)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.Write([]byte("\x1f\x8b\x08"))
-	f.Truncate(maxLogRecord + 1) // sparse
-	f.Close()
+	unreadable(t, big)
 	s2 := openTest(t, dataDir)
 	if _, err := os.Stat(big); err != nil {
 		t.Fatalf("unread segment file removed: %v", err)
@@ -791,21 +772,9 @@ func TestFailedWritesRetried(t *testing.T) {
 // whose only segment file cannot be read is neither removed nor listed;
 // the file waits for the next start.
 func TestOnlyUnreadSegmentFileKept(t *testing.T) {
-	dataDir := t.TempDir()
-	dir := filepath.Join(dataDir, "replays", idA)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	ident, _ := json.Marshal(replayFile{Version: replayFileVersion, ID: idA, Subject: "subj"})
-	os.WriteFile(filepath.Join(dir, identityName), ident, 0o600)
+	dataDir, dir := oldReplayDir(t)
 	big := filepath.Join(dir, segName(0))
-	f, err := os.Create(big)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.Write([]byte("\x1f\x8b\x08"))
-	f.Truncate(maxLogRecord + 1) // sparse
-	f.Close()
+	unreadable(t, big)
 	s := openTest(t, dataDir)
 	if _, err := os.Stat(big); err != nil {
 		t.Fatalf("unread segment file removed: %v", err)
@@ -873,21 +842,14 @@ func TestLeftoverOfFailedWriteCut(t *testing.T) {
 // TestCutBytesKept: a damaged header inside the log ends it at Open; the
 // bytes cut off, which may hold acknowledged records, are kept beside it.
 func TestCutBytesKept(t *testing.T) {
-	dataDir := t.TempDir()
-	s := openTest(t, dataDir)
-	for seq := 0; seq < 3; seq++ {
-		forward(t, s, seg(idA, seq, "subj", events(seq, 2), t0))
-	}
-	logA := filepath.Join(s.dir(idA), logName)
-	recs := logRecords(t, logA)
-	data, _ := os.ReadFile(logA)
+	dataDir, logA, recs, data := storedLog(t, 3)
 	data[recs[1].off+13] ^= 1 // seq 1's header
 	os.WriteFile(logA, data, 0o600)
 	s2 := openTest(t, dataDir)
 	if got := seqsOf(readEvents(t, s2, idA)); !slices.Equal(got, []int{0, 0}) {
 		t.Fatalf("events %v", got)
 	}
-	kept, err := os.ReadFile(filepath.Join(s.dir(idA), fmt.Sprintf("%s.cut-%d", logName, recs[1].off)))
+	kept, err := os.ReadFile(fmt.Sprintf("%s.cut-%d", logA, recs[1].off))
 	if err != nil || !bytes.Equal(kept, data[recs[1].off:]) {
 		t.Fatalf("cut bytes not kept: %d bytes, %v", len(kept), err)
 	}
@@ -923,6 +885,54 @@ func TestEraseSubjectBefore(t *testing.T) {
 	if got := s.tombs[subjectTomb("subj")]; !got.Equal(t0.Add(time.Minute)) {
 		t.Fatalf("tombstone at %v", got)
 	}
+}
+
+// storedLog stores segments 0 to n-1 of replay A (two events each) in a
+// fresh store and returns its data dir, the log's path, records and bytes.
+func storedLog(t *testing.T, n int) (dataDir, path string, recs []logRecord, data []byte) {
+	t.Helper()
+	dataDir = t.TempDir()
+	s := openTest(t, dataDir)
+	for seq := range n {
+		forward(t, s, seg(idA, seq, "subj", events(seq, 2), t0))
+	}
+	path = filepath.Join(s.dir(idA), logName)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dataDir, path, logRecords(t, path), data
+}
+
+// unreadable creates at path a segment file of the layout before the log
+// that Open cannot read: larger than a record may be (sparse).
+func unreadable(t *testing.T, path string) {
+	t.Helper()
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	f.Write([]byte("\x1f\x8b\x08"))
+	if err := f.Truncate(maxLogRecord + 1); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// oldReplayDir makes a data dir with replay A's directory and identity, as
+// the store wrote them before the segment log, and no segments yet.
+func oldReplayDir(t *testing.T) (dataDir, dir string) {
+	t.Helper()
+	dataDir = t.TempDir()
+	dir = filepath.Join(dataDir, "replays", idA)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	ident, _ := json.Marshal(replayFile{Version: replayFileVersion, ID: idA, Subject: "subj"})
+	if err := os.WriteFile(filepath.Join(dir, identityName), ident, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return dataDir, dir
 }
 
 // logRecords scans the segment log at path.
