@@ -19,11 +19,13 @@ import (
 //
 // A record is written at the end of the valid log and flushed before
 // Forward returns; records of one replay are written one at a time, each
-// after the previous one's flush. A crash can therefore leave only the last
+// after the previous one's flush; what a failed write left is cut off, at
+// once or before the next write. A crash can therefore leave only the last
 // record torn, and Open cuts off whatever follows the last record that
-// checks out. A record whose header checks out but whose bytes do not
-// (damage inside the file) is skipped by its length, so it does not take
-// the later records with it. The log is only ever read at offsets that
+// checks out (keeping it beside the log when a damaged header, not a torn
+// record, ended the log). A record whose header checks out but whose
+// bytes do not (damage inside the file) is skipped by its length, so it
+// does not take the later records with it. The log is only ever read at offsets that
 // headers which check out lead to: the bytes of a segment, which may come
 // from the visitor's own compression, are never searched for a record, so
 // they cannot pass for one. A seq appears once, except when a segment
