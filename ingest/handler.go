@@ -36,7 +36,7 @@ type Scrubber interface {
 }
 
 // Spool keeps accepted segments durably. Append returns once seg is on disk
-// and must not keep seg.Events, seg.Gzip or seg.Summary.Info after it
+// and must not keep seg.Events or seg.Summary.Info after it
 // returns (Handler reuses their buffers); it returns spool.ErrFull when it
 // cannot take more.
 type Spool interface {
@@ -192,13 +192,14 @@ func (h *Handler) serve(r *http.Request) error {
 	if !h.deps.SameOrigin(r) {
 		return errCrossOrigin
 	}
+	// Received before its consent is checked: a withdrawal that the check
+	// does not see yet takes effect later than this, and takes the
+	// segment with it (withdrawals and erasures compare times).
+	received := h.deps.Now().UTC()
 	subject, ok := h.deps.Consent.Verify(r)
 	if !ok {
 		return errConsent
 	}
-	// Received when its consent held: a withdrawal (or an erasure) made
-	// after this point takes the segment with it, as it compares times.
-	received := h.deps.Now().UTC()
 	if err := h.allow(subject); err != nil {
 		return err
 	}
@@ -236,11 +237,10 @@ func (h *Handler) serve(r *http.Request) error {
 	// JSON never starts with the gzip magic, so a gzip body is recognised
 	// even when sent without Content-Encoding (sendBeacon cannot set it).
 	body := *wire
-	singleMember := false
 	if gzipped || bytes.HasPrefix(body, gzipMagic) {
 		decoded := h.getBuf()
 		defer h.putBuf(decoded)
-		if *decoded, singleMember, err = h.gunzip((*decoded)[:0], body); err != nil {
+		if *decoded, err = h.gunzip((*decoded)[:0], body); err != nil {
 			return err
 		}
 		body = *decoded
@@ -270,16 +270,9 @@ func (h *Handler) serve(r *http.Request) error {
 		Events:     scrubbed,
 		Summary:    summarize(scrubbed, &res),
 	}
-	if singleMember && bytes.Equal(scrubbed, body) && body[0] == '[' && body[len(body)-1] == ']' {
-		// Nothing was scrubbed: the upload's own compressed bytes are
-		// the compressed segment, and the store need not compress again
-		// (stored segments are bare arrays: no whitespace around them).
-		gz := h.getBuf()
-		defer h.putBuf(gz)
-		if *gz, ok = reheader((*gz)[:0], *wire); ok {
-			seg.Gzip = *gz
-		}
-	}
+	// The upload's own compressed bytes are never kept, even when the
+	// scrubber changed nothing: bits a decoder ignores (the padding of a
+	// stored block, unused code lengths) could carry anything past it.
 	err = h.deps.Spool.Append(seg)
 	switch {
 	case errors.Is(err, spool.ErrFull):
@@ -337,77 +330,26 @@ func (h *Handler) allow(subject string) error {
 var gzipMagic = []byte{0x1f, 0x8b}
 
 // gunzip appends the decompression of src to dst, stopping as soon as the
-// output would exceed max_decoded_bytes. It reports whether src is exactly
-// one gzip member (concatenated members are decoded too, as gzip does).
-func (h *Handler) gunzip(dst, src []byte) ([]byte, bool, error) {
+// output would exceed max_decoded_bytes. Concatenated members are decoded
+// too, as gzip does.
+func (h *Handler) gunzip(dst, src []byte) ([]byte, error) {
 	zr, _ := h.gzs.Get().(*gzip.Reader)
 	if zr == nil {
 		zr = new(gzip.Reader)
 	}
 	defer h.gzs.Put(zr)
-	in := bytes.NewReader(src) // an io.ByteReader: the decoder reads no further than the member
-	if err := zr.Reset(in); err != nil {
-		return dst, false, errGzip
+	if err := zr.Reset(bytes.NewReader(src)); err != nil {
+		return dst, errGzip
 	}
-	zr.Multistream(false)
 	dst, err := readLimited(dst, zr, h.cfg.MaxDecodedBytes)
-	single := err == nil && in.Len() == 0
-	if err == nil && !single {
-		if err = zr.Reset(in); err != nil {
-			return dst, false, errGzip
-		}
-		dst, err = readLimited(dst, zr, h.cfg.MaxDecodedBytes)
-	}
 	switch {
 	case errors.Is(err, errTooLarge):
-		return dst, false, &refusal{"too_large_decoded", http.StatusRequestEntityTooLarge,
+		return dst, &refusal{"too_large_decoded", http.StatusRequestEntityTooLarge,
 			"decompressed body exceeds " + strconv.FormatInt(h.cfg.MaxDecodedBytes, 10) + " bytes: upload smaller segments", 0}
 	case err != nil:
-		return dst, false, errGzip
+		return dst, errGzip
 	}
-	return dst, single, nil
-}
-
-// reheader appends to dst the single gzip member src with its header
-// replaced by a minimal one: no file name, comment, extra field, header
-// CRC or time, so that nothing but the compressed events and their
-// checksum is kept from the upload. It reports false for a header it does
-// not know (reserved flags, not deflate, truncated).
-func reheader(dst, src []byte) ([]byte, bool) {
-	const (
-		fhcrc    = 1 << 1
-		fextra   = 1 << 2
-		fname    = 1 << 3
-		fcomment = 1 << 4
-	)
-	if len(src) < 18 || src[0] != 0x1f || src[1] != 0x8b || src[2] != 8 || src[3]&0xe0 != 0 {
-		return dst, false
-	}
-	flg, i := src[3], 10
-	if flg&fextra != 0 {
-		if i+2 > len(src) {
-			return dst, false
-		}
-		i += 2 + (int(src[i]) | int(src[i+1])<<8)
-	}
-	for _, f := range []byte{fname, fcomment} {
-		if flg&f == 0 {
-			continue
-		}
-		end := bytes.IndexByte(src[min(i, len(src)):], 0)
-		if end < 0 {
-			return dst, false
-		}
-		i += end + 1
-	}
-	if flg&fhcrc != 0 {
-		i += 2
-	}
-	if i+8 > len(src) { // at least the 8-byte trailer must follow
-		return dst, false
-	}
-	dst = append(dst, 0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff)
-	return append(dst, src[i:]...), true
+	return dst, nil
 }
 
 var errTooLarge = errors.New("ingest: too large")

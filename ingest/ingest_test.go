@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -872,140 +873,51 @@ func TestConcurrentUploads(t *testing.T) {
 	}
 }
 
-// TestUploadCompressionKept: when scrubbing changes nothing, the segment
-// carries the upload's gzip stream (for the store to keep as is) under a
-// fresh header, so that header fields (file name, comment, extra) never
-// reach the disk; when scrubbing changes something, or the body is not
-// one clean gzip member, it carries none.
-func TestUploadCompressionKept(t *testing.T) {
+// TestUploadCompressionNeverKept: the segment never carries the upload's
+// own compressed bytes, not even when the scrubber changed nothing: bits a
+// decoder ignores (here: a card number in the padding of empty stored
+// blocks) would pass it by and reach the disk.
+func TestUploadCompressionNeverKept(t *testing.T) {
 	clean := []byte(`[{"type":4,"data":{"href":"https://shop.example/"},"timestamp":1772366400000}]`)
-	named := func(b []byte) []byte {
-		var buf bytes.Buffer
-		w := gzip.NewWriter(&buf)
-		w.Name = "alice@example.com.json"
-		w.Comment = "card 4111 1111 1111 1111"
-		w.Extra = []byte("ssn 078-05-1120")
-		w.Write(b)
-		w.Close()
-		return buf.Bytes()
+	// Empty stored blocks whose 5 padding bits spell the secret, then the
+	// events in a final stored block.
+	secret := []byte("4111111111111111")
+	var deflate []byte
+	var bits []byte
+	for _, c := range secret {
+		for i := 7; i >= 0; i-- {
+			bits = append(bits, (c>>i)&1)
+		}
 	}
-	tests := []struct {
-		name     string
-		body     []byte
-		wantGzip bool
-	}{
-		{"clean, plain header", gz(t, clean), true},
-		{"clean, named header", named(clean), true},
-		{"pii scrubbed", gz(t, []byte(events)), false},
-		{"two members", append(gz(t, clean[:40]), gz(t, clean[40:])...), false},
-		{"whitespace around the array", gz(t, append(append([]byte(" "), clean...), '\n')), false},
-		{"not gzip", clean, false},
+	for i := 0; i < len(bits); i += 5 {
+		var v byte
+		for j := 0; j < 5 && i+j < len(bits); j++ {
+			v |= bits[i+j] << j
+		}
+		deflate = append(deflate, v<<3, 0, 0, 0xff, 0xff)
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
+	deflate = append(deflate, 1)
+	deflate = binary.LittleEndian.AppendUint16(deflate, uint16(len(clean)))
+	deflate = binary.LittleEndian.AppendUint16(deflate, ^uint16(len(clean)))
+	deflate = append(deflate, clean...)
+	hidden := append([]byte{0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff}, deflate...)
+	hidden = binary.LittleEndian.AppendUint32(hidden, crc32.ChecksumIEEE(clean))
+	hidden = binary.LittleEndian.AppendUint32(hidden, uint32(len(clean)))
+
+	for name, body := range map[string][]byte{"plain gzip": gz(t, clean), "bits hidden in padding": hidden} {
+		t.Run(name, func(t *testing.T) {
 			e := newEnv(t, nil)
 			ck := e.decide("granted")
-			resp, body := e.send(upload{cookie: ck, encoding: map[bool]string{true: "gzip"}[bytes.HasPrefix(tt.body, gzipMagic)], body: tt.body})
+			resp, out := e.send(upload{cookie: ck, encoding: "gzip", body: body})
 			if resp.StatusCode != http.StatusAccepted {
-				t.Fatalf("%d %s", resp.StatusCode, body)
+				t.Fatalf("%d %s", resp.StatusCode, out)
 			}
 			s := e.spool.all()[0]
-			if (s.Gzip != nil) != tt.wantGzip {
-				t.Fatalf("gzip kept = %v, want %v", s.Gzip != nil, tt.wantGzip)
-			}
-			if s.Gzip == nil {
-				return
-			}
-			for _, secret := range []string{"alice", "4111", "078-05"} {
-				if bytes.Contains(s.Gzip, []byte(secret)) {
-					t.Fatalf("gzip header field %q kept", secret)
-				}
-			}
-			zr, err := gzip.NewReader(bytes.NewReader(s.Gzip))
-			if err != nil {
-				t.Fatal(err)
-			}
-			got, err := io.ReadAll(zr)
-			if err != nil || !bytes.Equal(got, s.Events) || zr.Name != "" || zr.Comment != "" || zr.Extra != nil {
-				t.Fatalf("gzip decodes to %q (%v), events %q, header %+v", got, err, s.Events, zr.Header)
+			if s.Gzip != nil || !bytes.Equal(s.Events, clean) {
+				t.Fatalf("segment carries %d bytes of the upload's gzip; events %q", len(s.Gzip), s.Events)
 			}
 		})
 	}
-}
-
-func TestReheader(t *testing.T) {
-	payload := []byte("hello, hello, hello")
-	full := func(mod func(*gzip.Writer)) []byte {
-		var buf bytes.Buffer
-		w := gzip.NewWriter(&buf)
-		mod(w)
-		w.Write(payload)
-		w.Close()
-		return buf.Bytes()
-	}
-	valid := full(func(w *gzip.Writer) { w.Name, w.Comment, w.Extra = "n", "c", []byte("x") })
-	// A header with a CRC (Go's writer never adds one): flag, then the
-	// low 16 bits of the CRC-32 of the header, before the deflate data.
-	plain := full(func(*gzip.Writer) {})
-	hcrc := append([]byte(nil), plain[:10]...)
-	hcrc[3] |= 1 << 1
-	sum := crc32.ChecksumIEEE(hcrc)
-	hcrc = append(append(hcrc, byte(sum), byte(sum>>8)), plain[10:]...)
-	reserved := append([]byte(nil), valid...)
-	reserved[3] |= 1 << 5
-	tests := []struct {
-		name   string
-		in     []byte
-		wantOK bool
-	}{
-		{"plain", plain, true},
-		{"header crc", hcrc, true},
-		{"all fields", valid, true},
-		{"reserved flag", reserved, false},
-		{"truncated header", valid[:12], false},
-		{"name without end", append(valid[:10:10], 'a', 'b'), false},
-		{"not gzip", []byte("{}"), false},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			out, ok := reheader(nil, tt.in)
-			if ok != tt.wantOK {
-				t.Fatalf("ok = %v", ok)
-			}
-			if !ok {
-				return
-			}
-			zr, err := gzip.NewReader(bytes.NewReader(out))
-			if err != nil {
-				t.Fatal(err)
-			}
-			got, err := io.ReadAll(zr)
-			if err != nil || !bytes.Equal(got, payload) {
-				t.Fatalf("%q, %v", got, err)
-			}
-		})
-	}
-}
-
-// FuzzReheader: reheader never panics, and what it accepts from a valid
-// gzip member decodes to the same bytes.
-func FuzzReheader(f *testing.F) {
-	f.Add(gz(f, []byte(events)))
-	f.Add([]byte{0x1f, 0x8b, 8, 0x1c, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0, 0, 0, 0, 0, 0, 0})
-	f.Fuzz(func(t *testing.T, in []byte) {
-		out, ok := reheader(nil, in)
-		if !ok {
-			return
-		}
-		want, err := gunzipAll(in)
-		if err != nil {
-			return
-		}
-		got, err := gunzipAll(out)
-		if err != nil || !bytes.Equal(got, want) {
-			t.Fatalf("reheadered member decodes to %q (%v), original to %q", got, err, want)
-		}
-	})
 }
 
 func gunzipAll(b []byte) ([]byte, error) {
@@ -1015,4 +927,50 @@ func gunzipAll(b []byte) ([]byte, error) {
 	}
 	zr.Multistream(false)
 	return io.ReadAll(io.LimitReader(zr, 1<<20))
+}
+
+// dropRecorder is the forwarder behind DropWithdrawn in
+// TestSegmentBeforeWithdrawalDropped.
+type dropRecorder struct{ got []string }
+
+func (f *dropRecorder) Name() string { return "local" }
+func (f *dropRecorder) Forward(_ context.Context, s spool.Segment) error {
+	f.got = append(f.got, s.Key())
+	return nil
+}
+
+// TestSegmentBeforeWithdrawalDropped: a segment accepted before a
+// withdrawal, in the same millisecond, is still taken by it: the
+// withdrawal's time keeps its nanoseconds, and it is not delivered.
+func TestSegmentBeforeWithdrawalDropped(t *testing.T) {
+	e := newEnv(t, nil)
+	granted := e.decide("granted")
+	e.clock.Add(time.Second + 200*time.Microsecond)
+	if resp, body := e.send(upload{cookie: granted}); resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("upload: %d %s", resp.StatusCode, body)
+	}
+	seg := e.spool.all()[0]
+	e.clock.Add(500 * time.Microsecond)
+	e.decide("denied", granted)
+	next := &dropRecorder{}
+	if err := e.consent.DropWithdrawn(next).Forward(context.Background(), seg); err != nil {
+		t.Fatal(err)
+	}
+	if len(next.got) != 0 {
+		t.Fatalf("segment accepted before the withdrawal delivered after it: %v", next.got)
+	}
+}
+
+// TestTwoConsentCookiesRefused: an upload carrying two consent cookies is
+// refused, whatever they say.
+func TestTwoConsentCookiesRefused(t *testing.T) {
+	e := newEnv(t, nil)
+	other := e.decide("granted")
+	own := e.decide("denied")
+	resp, body := e.send(upload{header: map[string]string{
+		"Cookie": policy.CookieName + "=" + other.Value + "; " + policy.CookieName + "=" + own.Value,
+	}})
+	if resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("%d %s, want 403", resp.StatusCode, body)
+	}
 }

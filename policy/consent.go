@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -266,11 +267,17 @@ func (c *Consent) current(r *http.Request) (Cookie, error) {
 // parsed returns r's consent cookie if its signature verifies and it has
 // not expired, whatever its decision or policy version.
 func (c *Consent) parsed(r *http.Request) (Cookie, error) {
-	hc, err := r.Cookie(CookieName)
-	if err != nil {
+	hcs := r.CookiesNamed(CookieName)
+	switch {
+	case len(hcs) == 0:
 		return Cookie{}, ErrNoConsent
+	case len(hcs) > 1:
+		// Someone who can set cookies for a parent domain (a sibling
+		// subdomain, or a plain-http page) could plant a grant the browser
+		// sends first: with two, neither is trusted.
+		return Cookie{}, ErrInvalid
 	}
-	ck, err := ParseCookie(hc.Value, c.keys)
+	ck, err := ParseCookie(hcs[0].Value, c.keys)
 	if err != nil {
 		return Cookie{}, ErrInvalid
 	}
@@ -278,6 +285,24 @@ func (c *Consent) parsed(r *http.Request) (Cookie, error) {
 		return Cookie{}, ErrExpired
 	}
 	return ck, nil
+}
+
+// liveGrants returns the subjects of r's consent cookies that hold a grant
+// in force: signature valid, current policy, unexpired, not withdrawn.
+func (c *Consent) liveGrants(r *http.Request) []string {
+	var out []string
+	for _, hc := range r.CookiesNamed(CookieName) {
+		ck, err := ParseCookie(hc.Value, c.keys)
+		if err != nil || ck.Decision != DecisionGranted || ck.PolicyVersion != c.cfg.PolicyVersion ||
+			!c.opts.Now().Before(ck.ExpiresAt) || slices.Contains(out, ck.Subject) {
+			continue
+		}
+		if wd, ok := c.wd.get(ck.Subject); ok && !ck.IssuedAt.After(wd.At) {
+			continue
+		}
+		out = append(out, ck.Subject)
+	}
+	return out
 }
 
 // State is the body of GET {prefix}/consent.
@@ -334,12 +359,6 @@ func (c *Consent) serveDecision(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusForbidden, "cross-origin request refused: post from the site's own pages")
 		return
 	}
-	if c.rate != nil && !c.rate.AllowN(c.opts.Now(), 1) {
-		c.m.postRefused.WithLabelValues("rate").Inc()
-		w.Header().Set("Retry-After", "1")
-		writeError(w, http.StatusTooManyRequests, "too many consent decisions: retry in a second")
-		return
-	}
 	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || (mt != "application/json" && mt != "text/plain") {
 		c.m.postRefused.WithLabelValues("content_type").Inc()
 		writeError(w, http.StatusUnsupportedMediaType, "Content-Type must be application/json")
@@ -360,6 +379,17 @@ func (c *Consent) serveDecision(w http.ResponseWriter, r *http.Request) {
 	if req.Language != "" && !languageRE.MatchString(req.Language) {
 		c.m.postRefused.WithLabelValues("bad_request").Inc()
 		writeError(w, http.StatusBadRequest, `language must be a language tag such as "en" or "de-CH"`)
+		return
+	}
+	// Withdrawing must be as easy as granting (GDPR Art. 7(3)): a denial
+	// that withdraws a live grant is never held back by the limit, which
+	// others could use up. Each grant can be withdrawn so once, and grants
+	// are limited.
+	live := c.liveGrants(r)
+	if c.rate != nil && !(req.Decision == DecisionDenied && len(live) > 0) && !c.rate.AllowN(c.opts.Now(), 1) {
+		c.m.postRefused.WithLabelValues("rate").Inc()
+		w.Header().Set("Retry-After", "1")
+		writeError(w, http.StatusTooManyRequests, "too many consent decisions: retry in a second")
 		return
 	}
 	mode, sentGPC := c.Mode(r), gpc(r)
@@ -390,9 +420,20 @@ func (c *Consent) serveDecision(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	now := c.opts.Now().UTC().Truncate(time.Millisecond)
+	// The subjects this decision withdraws: the cookie's, or, when the
+	// request carries several consent cookies (one may be planted), every
+	// live grant among them.
+	var withdrawn []string
+	if req.Decision == DecisionDenied {
+		if prevErr == nil && prev.Decision == DecisionGranted {
+			withdrawn = []string{subject}
+		} else {
+			withdrawn = live
+		}
+	}
 	event := EventGrant
 	switch {
-	case req.Decision == DecisionDenied && prevErr == nil && prev.Decision == DecisionGranted:
+	case len(withdrawn) > 0:
 		event = EventWithdraw
 	case req.Decision == DecisionDenied:
 		event = EventDeny
@@ -428,12 +469,19 @@ func (c *Consent) serveDecision(w http.ResponseWriter, r *http.Request) {
 	}
 	// Proof first: a decision that cannot be demonstrated must not take
 	// effect.
-	if err := c.proofs.Append(rec); err != nil {
-		c.fail(w, "log", err)
-		return
+	if event != EventWithdraw {
+		if err := c.proofs.Append(rec); err != nil {
+			c.fail(w, "log", err)
+			return
+		}
 	}
-	if event == EventWithdraw {
-		if err := c.withdraw(r.Context(), subject, now); err != nil {
+	for _, s := range withdrawn {
+		rec.Subject = s
+		if err := c.proofs.Append(rec); err != nil {
+			c.fail(w, "log", err)
+			return
+		}
+		if err := c.withdraw(r.Context(), s); err != nil {
 			c.fail(w, "withdraw", err)
 			return
 		}
@@ -445,9 +493,9 @@ func (c *Consent) serveDecision(w http.ResponseWriter, r *http.Request) {
 
 // withdraw makes the withdrawal durable and effective at once, then erases
 // the subject's recordings if configured; a failed erasure is retried by Run.
-func (c *Consent) withdraw(ctx context.Context, subject string, at time.Time) error {
-	e := withdrawal{Subject: subject, At: at, Erased: !c.cfg.EraseOnWithdraw}
-	if err := c.wd.put(e); err != nil {
+func (c *Consent) withdraw(ctx context.Context, subject string) error {
+	e, err := c.wd.add(subject, c.opts.Now, !c.cfg.EraseOnWithdraw)
+	if err != nil {
 		return err
 	}
 	if c.cfg.EraseOnWithdraw {

@@ -1002,3 +1002,55 @@ func TestRunCompactsAndStops(t *testing.T) {
 		t.Fatal("Run did not stop")
 	}
 }
+
+// TestWithdrawalNotRateLimited: others using up the decision limit cannot
+// hold back a visitor's withdrawal of a live grant; a plain denial, or a
+// second withdrawal of the same grant, still counts against it.
+func TestWithdrawalNotRateLimited(t *testing.T) {
+	f := newFixture(t, func(c *Config, _ *Options) { c.DecisionRate = 1; c.DecisionBurst = 3 })
+	_, granted := f.decide("granted", nil)
+	for range 5 { // someone else floods the endpoint
+		f.decide("denied", nil)
+	}
+	if resp, _ := f.decide("denied", nil); resp.StatusCode != http.StatusTooManyRequests {
+		t.Fatalf("plain denial under the flood: %d, want 429", resp.StatusCode)
+	}
+	if resp, _ := f.decide("denied", nil, granted); resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("withdrawal under the flood: %d, want 204", resp.StatusCode)
+	}
+	if resp, _ := f.decide("denied", nil, granted); resp.StatusCode != http.StatusTooManyRequests {
+		t.Fatalf("second withdrawal of the same grant: %d, want 429", resp.StatusCode)
+	}
+}
+
+// TestTwoConsentCookies: a request with two consent cookies (one may have
+// been planted for a parent domain, so that the browser sends it first) is
+// never taken as a grant, and a denial withdraws every live grant among
+// them.
+func TestTwoConsentCookies(t *testing.T) {
+	f := newFixture(t, nil)
+	_, planted := f.decide("granted", nil)
+	_, own := f.decide("granted", nil)
+	_, denied := f.decide("denied", nil)
+	for _, pair := range [][2]*http.Cookie{{planted, denied}, {denied, planted}, {planted, own}} {
+		if _, err := f.verify(nil, pair[0], pair[1]); !errors.Is(err, ErrInvalid) {
+			t.Fatalf("two consent cookies accepted: %v", err)
+		}
+	}
+	resp, _ := f.decide("denied", nil, planted, own)
+	if resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("denial: %d", resp.StatusCode)
+	}
+	for _, ck := range []*http.Cookie{planted, own} {
+		parsed, err := ParseCookie(ck.Value, f.c.keys)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := f.c.Withdrawn(parsed.Subject); !ok {
+			t.Fatalf("grant of %s not withdrawn", parsed.Subject)
+		}
+		if _, err := f.verify(nil, ck); !errors.Is(err, ErrWithdrawn) {
+			t.Fatalf("withdrawn grant still verifies: %v", err)
+		}
+	}
+}

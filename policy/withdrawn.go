@@ -60,13 +60,29 @@ func openWithdrawals(dataDir string) (*withdrawals, error) {
 
 // put records e durably, then in memory.
 func (w *withdrawals) put(e withdrawal) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.putLocked(e)
+}
+
+// add records a new withdrawal of subject, stamped with now() under the
+// lock get takes: a grant checked before the withdrawal took effect (get
+// found none) was checked, and its upload received, before that time, so
+// everything accepted under the old grant compares as not after it. The
+// time keeps its nanoseconds for that comparison.
+func (w *withdrawals) add(subject string, now func() time.Time, erased bool) (withdrawal, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	e := withdrawal{Subject: subject, At: now().UTC(), Erased: erased}
+	return e, w.putLocked(e)
+}
+
+func (w *withdrawals) putLocked(e withdrawal) error {
 	line, err := json.Marshal(e)
 	if err != nil {
 		return err
 	}
 	line = append(line, '\n')
-	w.mu.Lock()
-	defer w.mu.Unlock()
 	if w.f == nil {
 		return errors.New("policy: withdrawn subjects closed")
 	}

@@ -20,8 +20,9 @@
 // records in flight or delivered since the last checkpoint are delivered
 // again (at-least-once; forwarders dedupe on Segment.Key).
 //
-// Records carry the segment's optional gzip form (Segment.Gzip) and
-// summary (Segment.Summary) beside its events; log files in the older
+// Records carry the segment's summary (Segment.Summary) beside its events,
+// and a gzip field (Segment.Gzip) that only older versions of ingest
+// filled; log files in the older
 // formats without them ("RGSPOOL1", "RGSPOOL2") are still read, and new
 // records then go to a new file.
 //

@@ -22,10 +22,10 @@ type Segment struct {
 	ReceivedAt time.Time `json:"receivedAt"`
 	// Events is the scrubbed JSON array of rrweb events.
 	Events json.RawMessage `json:"events"`
-	// Gzip, when set, is one gzip member whose content is exactly Events
-	// (the upload's own compression, kept when scrubbing changed nothing;
-	// ingest gives it a fresh header). Forwarders that store gzip may use
-	// it as is instead of compressing Events again.
+	// Gzip is set only on segments spooled by older versions of ingest,
+	// which kept the upload's own compression when scrubbing changed
+	// nothing. Nothing uses it: compressed bytes can carry bits a decoder
+	// ignores, past the scrubber.
 	Gzip []byte `json:"-"`
 	// Summary, when set, is what ingest learned about Events while it
 	// scrubbed them; the local store builds the replay's metadata from it

@@ -24,9 +24,10 @@
 // gzip file per segment, the layout before the log, are moved into a log
 // at Open.
 //
-// A segment that carries its own gzip member (spool.Segment.Gzip: ingest
-// kept the upload's compression because scrubbing changed nothing) is
-// written as is; other segments are compressed at store.gzip_level.
+// Segments are compressed at store.gzip_level from their scrubbed events;
+// a gzip member a segment carries (spool.Segment.Gzip, from older versions
+// of ingest) is never stored, as compressed bytes can carry bits a decoder
+// ignores.
 //
 // Store implements spool.Forwarder: Forward is idempotent per segment key and
 // accepts segments in any order. Replays are listed, read back as one merged

@@ -191,11 +191,7 @@ func (s *Store) Forward(ctx context.Context, seg spool.Segment) error {
 		return nil
 	}
 	start := time.Now()
-	gz := seg.Gzip
-	if len(events) != len(seg.Events) {
-		gz = nil // it would keep the whitespace around the array
-	}
-	if err := s.write(r, events, gz, sum); err != nil {
+	if err := s.write(r, events, sum); err != nil {
 		s.forgetIfEmpty(r, seg.ReplayID)
 		if errors.Is(err, errRecordTooLarge) {
 			s.drop(seg, resultInvalid, "its compressed events exceed 1 GiB")
@@ -234,9 +230,7 @@ func summaryOf(seg spool.Segment, events []byte) (segmentSummary, error) {
 	return sum, nil
 }
 
-// isGzip reports whether b starts like a gzip member of deflate data.
-func isGzip(b []byte) bool { return len(b) >= 18 && isGzipHead(b) }
-
+// isGzipHead reports whether b starts like a gzip member of deflate data.
 func isGzipHead(b []byte) bool { return len(b) >= 3 && b[0] == 0x1f && b[1] == 0x8b && b[2] == 8 }
 
 // erasedBy returns why f was to be deleted: a tombstone, of the replay
@@ -379,7 +373,7 @@ func (s *Store) forgetIfEmpty(r *replay, id string) {
 // the crash left of the record. The summary line is appended to
 // segments.jsonl afterwards: a cache, which Open completes from the log.
 // r.mu is held.
-func (s *Store) write(r *replay, events, gz []byte, sum segmentSummary) error {
+func (s *Store) write(r *replay, events []byte, sum segmentSummary) error {
 	dir := s.dir(r.file.ID)
 	created := len(r.file.Segments) == 0
 	var ident *tempFile
@@ -416,20 +410,18 @@ func (s *Store) write(r *replay, events, gz []byte, sum segmentSummary) error {
 	buf.Reset()
 	h := recordHeader(sum.Seq, sum.ReceivedAt)
 	buf.Write(h[:])
-	if isGzip(gz) {
-		// Ingest kept the upload's compression: it decodes to events.
-		buf.Write(gz)
-	} else {
-		zw := s.gzPool.Get().(*gzip.Writer)
-		zw.Reset(buf)
-		_, err := zw.Write(events)
-		if cerr := zw.Close(); err == nil {
-			err = cerr
-		}
-		s.gzPool.Put(zw)
-		if err != nil {
-			return err
-		}
+	// Always compressed here from the scrubbed events, never taken from
+	// elsewhere (spool.Segment.Gzip): compressed bytes can carry bits a
+	// decoder ignores.
+	zw := s.gzPool.Get().(*gzip.Writer)
+	zw.Reset(buf)
+	_, err := zw.Write(events)
+	if cerr := zw.Close(); err == nil {
+		err = cerr
+	}
+	s.gzPool.Put(zw)
+	if err != nil {
+		return err
 	}
 	rec := buf.Bytes()
 	if len(rec)-logHeader > maxLogRecord {
