@@ -187,6 +187,10 @@ func redact(v reflect.Value) {
 			if !f.CanSet() {
 				continue
 			}
+			if f.Kind() == reflect.String && isURLName(t.Field(i).Name) {
+				f.SetString(redactURLs(f.String()))
+				continue
+			}
 			if t.Field(i).Tag.Get("redact") == "true" || isSecretName(t.Field(i).Name) {
 				switch f.Kind() {
 				case reflect.String:
@@ -218,6 +222,36 @@ func redact(v reflect.Value) {
 	case reflect.Map:
 		// Maps of plain values carry no secrets in this config.
 	}
+}
+
+// isURLName reports fields that hold URLs (URL, Upstream), which may carry
+// credentials in their user info or query.
+func isURLName(name string) bool {
+	return name == "Upstream" || strings.HasSuffix(name, "URL")
+}
+
+// redactURLs hides the user info and the query of each URL in a
+// comma-separated list (a NATS server list), keeping scheme, host and
+// path: enough to see where a forwarder goes, nothing to log in with.
+func redactURLs(list string) string {
+	parts := strings.Split(list, ",")
+	for i, p := range parts {
+		u, err := url.Parse(strings.TrimSpace(p))
+		if err != nil {
+			if strings.ContainsAny(p, "@?") {
+				parts[i] = "redacted"
+			}
+			continue
+		}
+		if u.User != nil {
+			u.User = url.User("redacted")
+		}
+		if u.RawQuery != "" {
+			u.RawQuery = "redacted"
+		}
+		parts[i] = u.String()
+	}
+	return strings.Join(parts, ",")
 }
 
 // isSecretName reports fields whose names mark them as secrets (Token,
