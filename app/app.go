@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/replaygate/replaygate/config"
+	"github.com/replaygate/replaygate/policy"
 	"github.com/replaygate/replaygate/proxy"
 )
 
@@ -75,6 +76,7 @@ func New(cfg config.Config, log zerolog.Logger) (*App, error) {
 		Endpoints:  endpoints,
 		Rewriter:   a.rewriter(),
 		Registerer: a.pipe.reg,
+		OwnCookies: []string{policy.CookieName, policy.StateCookieName},
 	}, log.With().Str("component", "proxy").Logger())
 	if err != nil {
 		return nil, err

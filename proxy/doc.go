@@ -21,5 +21,6 @@
 // visitor gets a clean 502 instead of a broken connection.
 //
 // It does not know about consent, scrubbing or storage: those are handlers
-// mounted under the prefix.
+// mounted under the prefix. It only keeps their cookies (Options.OwnCookies)
+// from the upstream.
 package proxy

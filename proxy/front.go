@@ -10,6 +10,7 @@ import (
 	"net/http/httptrace"
 	"net/textproto"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -39,6 +40,7 @@ type Rewriter interface {
 type Front struct {
 	upstream  *url.URL
 	prefix    string
+	own       []string // cookie names kept from the upstream
 	endpoints http.Handler
 	rewriter  Rewriter
 	trust     Trust
@@ -64,6 +66,10 @@ type Options struct {
 	// Registerer, when set, gets the front's metrics
 	// (replaygate_proxy_*).
 	Registerer prometheus.Registerer
+	// OwnCookies are the names of replaygate's own cookies (the signed
+	// consent and its companion): requests to the upstream go without
+	// them, so the site never sees the visitor's consent subject.
+	OwnCookies []string
 }
 
 type ctxKey struct{}
@@ -96,6 +102,7 @@ func New(cfg Config, upstream *url.URL, opts Options, log zerolog.Logger) (*Fron
 		upstream:  upstream,
 		prefix:    strings.TrimSuffix(opts.Prefix, "/"),
 		endpoints: opts.Endpoints,
+		own:       opts.OwnCookies,
 		rewriter:  opts.Rewriter,
 		trust:     trust,
 		cfg:       cfg,
@@ -255,6 +262,7 @@ func (f *Front) outgoing(w *responseWriter, r *http.Request) *http.Request {
 	out.Close = false
 	upgrade := r.ProtoMajor == 1 && isUpgrade(r.Header) && state.canHijack
 	removeHopHeaders(out.Header, upgrade)
+	dropCookies(out.Header, f.own)
 	if headerHasToken(r.Header, "Te", "trailers") {
 		out.Header.Set("Te", "trailers")
 	}
@@ -263,6 +271,33 @@ func (f *Front) outgoing(w *responseWriter, r *http.Request) *http.Request {
 		f.rewriter.PrepareRequest(out)
 	}
 	return out
+}
+
+// dropCookies removes the named cookies from h's Cookie headers, and the
+// headers left empty.
+func dropCookies(h http.Header, names []string) {
+	values := h["Cookie"]
+	if len(names) == 0 || len(values) == 0 {
+		return
+	}
+	kept := values[:0:0]
+	for _, v := range values {
+		var parts []string
+		for part := range strings.SplitSeq(v, ";") {
+			name, _, _ := strings.Cut(strings.TrimSpace(part), "=")
+			if !slices.Contains(names, name) && strings.TrimSpace(part) != "" {
+				parts = append(parts, strings.TrimSpace(part))
+			}
+		}
+		if len(parts) > 0 {
+			kept = append(kept, strings.Join(parts, "; "))
+		}
+	}
+	if len(kept) == 0 {
+		h.Del("Cookie")
+		return
+	}
+	h["Cookie"] = kept
 }
 
 func joinPath(base, p string) string {

@@ -1128,3 +1128,39 @@ func TestVisitorLeavingWhileHeld(t *testing.T) {
 		t.Errorf("access log: %s", logs)
 	}
 }
+
+// TestOwnCookiesKeptFromUpstream: replaygate's own cookies never reach the
+// upstream; the site's cookies do, unchanged, also when the client split
+// them over several Cookie headers (as HTTP/2 does).
+func TestOwnCookiesKeptFromUpstream(t *testing.T) {
+	got := make(chan []string, 1)
+	s := newStack(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got <- r.Header.Values("Cookie")
+	}), func(_ *Config, o *Options) { o.OwnCookies = []string{"rg_consent", "rg_consent_state"} })
+	tests := []struct {
+		name string
+		in   []string
+		want []string
+	}{
+		{"mixed", []string{"a=1; rg_consent=secret-subject; b=2; rg_consent_state=granted.1"}, []string{"a=1; b=2"}},
+		{"split headers", []string{"rg_consent=secret-subject", "sid=xyz"}, []string{"sid=xyz"}},
+		{"only ours", []string{"rg_consent=secret-subject;rg_consent_state=granted.1"}, nil},
+		{"look-alike names kept", []string{"rg_consent_x=1; xrg_consent=2"}, []string{"rg_consent_x=1; xrg_consent=2"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req, _ := http.NewRequest(http.MethodGet, s.srv.URL+"/", nil)
+			for _, v := range tt.in {
+				req.Header.Add("Cookie", v)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if seen := <-got; !slices.Equal(seen, tt.want) {
+				t.Fatalf("upstream saw Cookie %q, want %q", seen, tt.want)
+			}
+		})
+	}
+}
