@@ -187,7 +187,8 @@ func redact(v reflect.Value) {
 			if !f.CanSet() {
 				continue
 			}
-			if f.Kind() == reflect.String && isURLName(t.Field(i).Name) {
+			if t.Field(i).Tag.Get("redact") != "true" && !isSecretName(t.Field(i).Name) &&
+				f.Kind() == reflect.String && isURLName(t.Field(i).Name) {
 				f.SetString(redactURLs(f.String()))
 				continue
 			}
@@ -230,17 +231,24 @@ func isURLName(name string) bool {
 	return name == "Upstream" || strings.HasSuffix(name, "URL")
 }
 
-// redactURLs hides the user info and the query of each URL in a
-// comma-separated list (a NATS server list), keeping scheme, host and
-// path: enough to see where a forwarder goes, nothing to log in with.
+// redactURLs hides the user info, query and fragment of each absolute URL
+// in a comma-separated list (a NATS server list, whose entries may lack a
+// scheme), keeping scheme, host and path: enough to see where a forwarder
+// goes, nothing to log in with. A path (the notice link) stays as it is.
 func redactURLs(list string) string {
 	parts := strings.Split(list, ",")
 	for i, p := range parts {
-		u, err := url.Parse(strings.TrimSpace(p))
-		if err != nil {
-			if strings.ContainsAny(p, "@?") {
-				parts[i] = "redacted"
-			}
+		p = strings.TrimSpace(p)
+		if p == "" || strings.HasPrefix(p, "/") {
+			continue
+		}
+		raw := p
+		if !strings.Contains(p, "://") {
+			raw = "nats://" + p // as nats.go reads "user:pass@host:4222"
+		}
+		u, err := url.Parse(raw)
+		if err != nil || (u.User == nil && strings.Contains(u.Host+u.Opaque, "@")) {
+			parts[i] = "redacted"
 			continue
 		}
 		if u.User != nil {
@@ -249,7 +257,12 @@ func redactURLs(list string) string {
 		if u.RawQuery != "" {
 			u.RawQuery = "redacted"
 		}
-		parts[i] = u.String()
+		u.Fragment, u.RawFragment = "", ""
+		out := u.String()
+		if raw != p {
+			out = strings.TrimPrefix(out, "nats://")
+		}
+		parts[i] = out
 	}
 	return strings.Join(parts, ",")
 }

@@ -71,16 +71,16 @@ func TestRedactedHidesSecrets(t *testing.T) {
 	c.setAdminToken("tok-very-secret")
 	c.setConsentSecret("consent-very-secret")
 	c.Forward.HTTP.URL = "https://collector:pw-very-secret@collector.example/in?token=q-very-secret"
-	c.Forward.NATS.URL = "nats://nats-user:n-very-secret@a.example:4222, nats://b.example:4222"
+	c.Forward.NATS.URL = "nats://nats-user:n-very-secret@a.example:4222, nats://b.example:4222, bare-user:b-very-secret@c.example:4222"
 	out, err := c.Redacted()
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(string(out), "https://redacted@collector.example/in?redacted") ||
-		!strings.Contains(string(out), "nats://redacted@a.example:4222,nats://b.example:4222") {
+		!strings.Contains(string(out), "nats://redacted@a.example:4222,nats://b.example:4222,redacted@c.example:4222") {
 		t.Errorf("forwarder URLs not shown with credentials hidden:\n%s", out)
 	}
-	for _, s := range []string{"tok-very-secret", "consent-very-secret", "pw-very-secret", "q-very-secret", "n-very-secret", "nats-user"} {
+	for _, s := range []string{"tok-very-secret", "consent-very-secret", "pw-very-secret", "q-very-secret", "n-very-secret", "nats-user", "b-very-secret", "bare-user"} {
 		if strings.Contains(string(out), s) {
 			t.Errorf("redacted output contains %q", s)
 		}

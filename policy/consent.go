@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -60,6 +61,9 @@ type Consent struct {
 	wd     *withdrawals
 	rate   *rate.Limiter // nil: decisions not rate limited
 	m      metrics
+	// withdrawing serializes withdrawals from the check that a grant is
+	// still live to its stamp, so that one grant is withdrawn once.
+	withdrawing sync.Mutex
 }
 
 // eraseTimeout bounds one erasure attempt.
@@ -287,13 +291,18 @@ func (c *Consent) parsed(r *http.Request) (Cookie, error) {
 	return ck, nil
 }
 
-// liveGrants returns the subjects of r's consent cookies that hold a grant
-// in force: signature valid, current policy, unexpired, not withdrawn.
-func (c *Consent) liveGrants(r *http.Request) []string {
+// maxExemptGrants bounds the grant cookies that let a denial past the
+// decision limit: a visitor has one, or two with a planted cookie.
+const maxExemptGrants = 2
+
+// grants returns the subjects of r's consent cookies that hold a grant
+// with a valid signature, unexpired and not withdrawn since, under the
+// current policy version only if current is set.
+func (c *Consent) grants(r *http.Request, current bool) []string {
 	var out []string
 	for _, hc := range r.CookiesNamed(CookieName) {
 		ck, err := ParseCookie(hc.Value, c.keys)
-		if err != nil || ck.Decision != DecisionGranted || ck.PolicyVersion != c.cfg.PolicyVersion ||
+		if err != nil || ck.Decision != DecisionGranted || (current && ck.PolicyVersion != c.cfg.PolicyVersion) ||
 			!c.opts.Now().Before(ck.ExpiresAt) || slices.Contains(out, ck.Subject) {
 			continue
 		}
@@ -303,6 +312,17 @@ func (c *Consent) liveGrants(r *http.Request) []string {
 		out = append(out, ck.Subject)
 	}
 	return out
+}
+
+// exemptWithdrawal reports whether a denial withdraws a live grant under
+// the current policy, which no decision limit may hold back (GDPR Art.
+// 7(3): withdrawing must be as easy as granting). Requests with many
+// grant cookies are not exempt.
+func (c *Consent) exemptWithdrawal(r *http.Request) bool {
+	if n := len(r.CookiesNamed(CookieName)); n == 0 || n > maxExemptGrants {
+		return false
+	}
+	return len(c.grants(r, true)) > 0
 }
 
 // State is the body of GET {prefix}/consent.
@@ -385,8 +405,8 @@ func (c *Consent) serveDecision(w http.ResponseWriter, r *http.Request) {
 	// that withdraws a live grant is never held back by the limit, which
 	// others could use up. Each grant can be withdrawn so once, and grants
 	// are limited.
-	live := c.liveGrants(r)
-	if c.rate != nil && !(req.Decision == DecisionDenied && len(live) > 0) && !c.rate.AllowN(c.opts.Now(), 1) {
+	exempt := req.Decision == DecisionDenied && c.exemptWithdrawal(r)
+	if c.rate != nil && !exempt && !c.rate.AllowN(c.opts.Now(), 1) {
 		c.m.postRefused.WithLabelValues("rate").Inc()
 		w.Header().Set("Retry-After", "1")
 		writeError(w, http.StatusTooManyRequests, "too many consent decisions: retry in a second")
@@ -422,18 +442,18 @@ func (c *Consent) serveDecision(w http.ResponseWriter, r *http.Request) {
 	now := c.opts.Now().UTC().Truncate(time.Millisecond)
 	// The subjects this decision withdraws: the cookie's, or, when the
 	// request carries several consent cookies (one may be planted), every
-	// live grant among them.
+	// grant among them, whatever its policy version.
 	var withdrawn []string
 	if req.Decision == DecisionDenied {
 		if prevErr == nil && prev.Decision == DecisionGranted {
 			withdrawn = []string{subject}
-		} else {
-			withdrawn = live
+		} else if prevErr != nil {
+			withdrawn = c.grants(r, false)
 		}
 	}
 	event := EventGrant
 	switch {
-	case len(withdrawn) > 0:
+	case slices.Contains(withdrawn, subject):
 		event = EventWithdraw
 	case req.Decision == DecisionDenied:
 		event = EventDeny
@@ -467,42 +487,62 @@ func (c *Consent) serveDecision(w http.ResponseWriter, r *http.Request) {
 	if c.opts.NoticeHash != nil {
 		rec.NoticeHash = c.opts.NoticeHash(req.Language)
 	}
+	if len(withdrawn) > 0 {
+		c.withdrawing.Lock()
+		if exempt {
+			// Let past the limit once per grant: a request with the same
+			// cookie that withdrew it meanwhile used that up.
+			withdrawn = slices.DeleteFunc(withdrawn, func(s string) bool { return !slices.Contains(c.grants(r, true), s) })
+			if len(withdrawn) == 0 {
+				c.withdrawing.Unlock()
+				c.m.postRefused.WithLabelValues("rate").Inc()
+				w.Header().Set("Retry-After", "1")
+				writeError(w, http.StatusTooManyRequests, "too many consent decisions: retry in a second")
+				return
+			}
+		}
+	}
 	// Proof first: a decision that cannot be demonstrated must not take
-	// effect.
-	if event != EventWithdraw {
-		if err := c.proofs.Append(rec); err != nil {
-			c.fail(w, "log", err)
+	// effect. One record for the new cookie's subject, and one withdrawal
+	// for each other subject withdrawn.
+	records := []Record{rec}
+	for _, s := range withdrawn {
+		if s != subject {
+			wr := rec
+			wr.Subject, wr.Event = s, EventWithdraw
+			records = append(records, wr)
+		}
+	}
+	var stamped []withdrawal
+	for _, pr := range records {
+		err := c.proofs.Append(pr)
+		if err == nil && pr.Event == EventWithdraw {
+			var e withdrawal
+			if e, err = c.wd.add(pr.Subject, c.opts.Now, !c.cfg.EraseOnWithdraw); err == nil {
+				stamped = append(stamped, e)
+			}
+		}
+		if err != nil {
+			if len(withdrawn) > 0 {
+				c.withdrawing.Unlock()
+			}
+			c.fail(w, "withdraw", err)
 			return
 		}
 	}
-	for _, s := range withdrawn {
-		rec.Subject = s
-		if err := c.proofs.Append(rec); err != nil {
-			c.fail(w, "log", err)
-			return
-		}
-		if err := c.withdraw(r.Context(), s); err != nil {
-			c.fail(w, "withdraw", err)
-			return
+	if len(withdrawn) > 0 {
+		c.withdrawing.Unlock()
+	}
+	// Every withdrawal is in force; now the erasures, which take longer.
+	if c.cfg.EraseOnWithdraw {
+		for _, e := range stamped {
+			// Detached from the request: a client hanging up must not stop it.
+			c.erase(context.WithoutCancel(r.Context()), e)
 		}
 	}
 	c.m.decisions.WithLabelValues(event, string(mode)).Inc()
 	c.setCookies(w, r, ck)
 	w.WriteHeader(http.StatusNoContent)
-}
-
-// withdraw makes the withdrawal durable and effective at once, then erases
-// the subject's recordings if configured; a failed erasure is retried by Run.
-func (c *Consent) withdraw(ctx context.Context, subject string) error {
-	e, err := c.wd.add(subject, c.opts.Now, !c.cfg.EraseOnWithdraw)
-	if err != nil {
-		return err
-	}
-	if c.cfg.EraseOnWithdraw {
-		// Detached from the request: a client hanging up must not stop it.
-		c.erase(context.WithoutCancel(ctx), e)
-	}
-	return nil
 }
 
 // erase runs one erasure attempt for e and records success.
@@ -517,8 +557,7 @@ func (c *Consent) erase(ctx context.Context, e withdrawal) {
 		return
 	}
 	c.m.erasures.WithLabelValues("ok").Inc()
-	e.Erased = true
-	if err := c.wd.put(e); err != nil {
+	if err := c.wd.markErased(e); err != nil {
 		// Erasure is idempotent: a later retry repeats it harmlessly.
 		c.log.Error().Err(err).Msg("recording an erasure failed")
 	}

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -1052,5 +1053,94 @@ func TestTwoConsentCookies(t *testing.T) {
 		if _, err := f.verify(nil, ck); !errors.Is(err, ErrWithdrawn) {
 			t.Fatalf("withdrawn grant still verifies: %v", err)
 		}
+	}
+}
+
+// subjectOf returns the subject of a consent cookie the fixture issued.
+func subjectOf(t *testing.T, f *fixture, ck *http.Cookie) string {
+	t.Helper()
+	parsed, err := ParseCookie(ck.Value, f.c.keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return parsed.Subject
+}
+
+// TestConcurrentWithdrawalsOfOneGrant: denials sent at once with the same
+// grant cookie, past an exhausted decision limit, withdraw it once: one
+// proof record, one erasure; the others are held back by the limit.
+func TestConcurrentWithdrawalsOfOneGrant(t *testing.T) {
+	f := newFixture(t, func(c *Config, _ *Options) { c.DecisionRate = 0.001; c.DecisionBurst = 1 })
+	_, granted := f.decide("granted", nil)
+	var wg sync.WaitGroup
+	var ok atomic.Int32
+	for range 20 {
+		wg.Go(func() {
+			if resp, _ := f.decide("denied", nil, granted); resp.StatusCode == http.StatusNoContent {
+				ok.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	subject := subjectOf(t, f, granted)
+	var withdrawals int
+	for _, r := range f.records(subject) {
+		if r.Event == EventWithdraw {
+			withdrawals++
+		}
+	}
+	if ok.Load() != 1 || withdrawals != 1 || len(f.eraser.calls()) != 1 {
+		t.Fatalf("%d accepted, %d withdraw records, %d erasures; want 1 each", ok.Load(), withdrawals, len(f.eraser.calls()))
+	}
+}
+
+// TestTwoCookiesOldPolicyGrantWithdrawn: a denial sent with two consent
+// cookies withdraws a grant given under an earlier policy version too, as
+// a denial with that cookie alone does, and records the denial under the
+// new cookie's subject.
+func TestTwoCookiesOldPolicyGrantWithdrawn(t *testing.T) {
+	f := newFixture(t, nil)
+	_, old := f.decide("granted", nil)
+	_, other := f.decide("denied", nil)
+	f.cfg.PolicyVersion = "2"
+	f.reopen(Options{})
+	resp, fresh := f.decide("denied", nil, old, other)
+	if resp.StatusCode != http.StatusNoContent || fresh == nil {
+		t.Fatalf("denial: %d", resp.StatusCode)
+	}
+	if _, ok := f.c.Withdrawn(subjectOf(t, f, old)); !ok || len(f.eraser.calls()) != 1 {
+		t.Fatalf("old-policy grant not withdrawn (erasures %v)", f.eraser.calls())
+	}
+	newSubject := subjectOf(t, f, fresh)
+	if recs := f.records(newSubject); len(recs) != 1 || recs[0].Event != EventDeny {
+		t.Fatalf("records of the new subject: %+v", recs)
+	}
+}
+
+// TestErasureOfReplacedWithdrawal: an erasure that finishes after a newer
+// withdrawal of the same subject does not mark the newer one erased.
+func TestErasureOfReplacedWithdrawal(t *testing.T) {
+	w, err := openWithdrawals(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.close()
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	first, err := w.add("s1", func() time.Time { return now }, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := w.add("s1", func() time.Time { return now.Add(time.Hour) }, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.markErased(first); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := w.get("s1"); !got.At.Equal(second.At) || got.Erased {
+		t.Fatalf("withdrawal now %+v, want the newer one, not erased", got)
+	}
+	if len(w.pending()) != 1 {
+		t.Fatal("the newer withdrawal's erasure is no longer pending")
 	}
 }

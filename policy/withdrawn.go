@@ -77,6 +77,18 @@ func (w *withdrawals) add(subject string, now func() time.Time, erased bool) (wi
 	return e, w.putLocked(e)
 }
 
+// markErased records that e's erasure succeeded, unless a later withdrawal
+// of the subject replaced e meanwhile (its own erasure is still due).
+func (w *withdrawals) markErased(e withdrawal) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if cur, ok := w.m[e.Subject]; !ok || !cur.At.Equal(e.At) {
+		return nil
+	}
+	e.Erased = true
+	return w.putLocked(e)
+}
+
 func (w *withdrawals) putLocked(e withdrawal) error {
 	line, err := json.Marshal(e)
 	if err != nil {

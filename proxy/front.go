@@ -274,30 +274,41 @@ func (f *Front) outgoing(w *responseWriter, r *http.Request) *http.Request {
 }
 
 // dropCookies removes the named cookies from h's Cookie headers, and the
-// headers left empty.
+// headers left empty. Lines without them stay as they are.
 func dropCookies(h http.Header, names []string) {
 	values := h["Cookie"]
 	if len(names) == 0 || len(values) == 0 {
 		return
 	}
 	kept := values[:0:0]
+	changed := false
 	for _, v := range values {
 		var parts []string
+		dropped := false
 		for part := range strings.SplitSeq(v, ";") {
-			name, _, _ := strings.Cut(strings.TrimSpace(part), "=")
-			if !slices.Contains(names, name) && strings.TrimSpace(part) != "" {
-				parts = append(parts, strings.TrimSpace(part))
+			part = strings.TrimSpace(part)
+			name, _, _ := strings.Cut(part, "=")
+			if slices.Contains(names, strings.TrimSpace(name)) {
+				dropped = true
+			} else if part != "" {
+				parts = append(parts, part)
 			}
 		}
-		if len(parts) > 0 {
+		switch {
+		case !dropped:
+			kept = append(kept, v)
+		case len(parts) > 0:
 			kept = append(kept, strings.Join(parts, "; "))
 		}
+		changed = changed || dropped
 	}
-	if len(kept) == 0 {
+	switch {
+	case !changed:
+	case len(kept) == 0:
 		h.Del("Cookie")
-		return
+	default:
+		h["Cookie"] = kept
 	}
-	h["Cookie"] = kept
 }
 
 func joinPath(base, p string) string {

@@ -1146,6 +1146,7 @@ func TestOwnCookiesKeptFromUpstream(t *testing.T) {
 		{"split headers", []string{"rg_consent=secret-subject", "sid=xyz"}, []string{"sid=xyz"}},
 		{"only ours", []string{"rg_consent=secret-subject;rg_consent_state=granted.1"}, nil},
 		{"look-alike names kept", []string{"rg_consent_x=1; xrg_consent=2"}, []string{"rg_consent_x=1; xrg_consent=2"}},
+		{"lines without ours untouched", []string{"a=1;b=2", "rg_consent =x; c=3"}, []string{"a=1;b=2", "c=3"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
