@@ -407,9 +407,7 @@ func (c *Consent) serveDecision(w http.ResponseWriter, r *http.Request) {
 	// are limited.
 	exempt := req.Decision == DecisionDenied && c.exemptWithdrawal(r)
 	if c.rate != nil && !exempt && !c.rate.AllowN(c.opts.Now(), 1) {
-		c.m.postRefused.WithLabelValues("rate").Inc()
-		w.Header().Set("Retry-After", "1")
-		writeError(w, http.StatusTooManyRequests, "too many consent decisions: retry in a second")
+		c.refuseRate(w)
 		return
 	}
 	mode, sentGPC := c.Mode(r), gpc(r)
@@ -487,21 +485,6 @@ func (c *Consent) serveDecision(w http.ResponseWriter, r *http.Request) {
 	if c.opts.NoticeHash != nil {
 		rec.NoticeHash = c.opts.NoticeHash(req.Language)
 	}
-	if len(withdrawn) > 0 {
-		c.withdrawing.Lock()
-		if exempt {
-			// Let past the limit once per grant: a request with the same
-			// cookie that withdrew it meanwhile used that up.
-			withdrawn = slices.DeleteFunc(withdrawn, func(s string) bool { return !slices.Contains(c.grants(r, true), s) })
-			if len(withdrawn) == 0 {
-				c.withdrawing.Unlock()
-				c.m.postRefused.WithLabelValues("rate").Inc()
-				w.Header().Set("Retry-After", "1")
-				writeError(w, http.StatusTooManyRequests, "too many consent decisions: retry in a second")
-				return
-			}
-		}
-	}
 	// Proof first: a decision that cannot be demonstrated must not take
 	// effect. One record for the new cookie's subject, and one withdrawal
 	// for each other subject withdrawn.
@@ -513,25 +496,14 @@ func (c *Consent) serveDecision(w http.ResponseWriter, r *http.Request) {
 			records = append(records, wr)
 		}
 	}
-	var stamped []withdrawal
-	for _, pr := range records {
-		err := c.proofs.Append(pr)
-		if err == nil && pr.Event == EventWithdraw {
-			var e withdrawal
-			if e, err = c.wd.add(pr.Subject, c.opts.Now, !c.cfg.EraseOnWithdraw); err == nil {
-				stamped = append(stamped, e)
-			}
-		}
-		if err != nil {
-			if len(withdrawn) > 0 {
-				c.withdrawing.Unlock()
-			}
-			c.fail(w, "withdraw", err)
-			return
-		}
-	}
-	if len(withdrawn) > 0 {
-		c.withdrawing.Unlock()
+	stamped, spent, err := c.record(r, records, exempt)
+	switch {
+	case err != nil:
+		c.fail(w, "withdraw", err)
+		return
+	case spent:
+		c.refuseRate(w)
+		return
 	}
 	// Every withdrawal is in force; now the erasures, which take longer.
 	if c.cfg.EraseOnWithdraw {
@@ -543,6 +515,44 @@ func (c *Consent) serveDecision(w http.ResponseWriter, r *http.Request) {
 	c.m.decisions.WithLabelValues(event, string(mode)).Inc()
 	c.setCookies(w, r, ck)
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// record appends the proof records and stamps the withdrawals among them,
+// one decision at a time, so that a grant is found live and withdrawn by
+// one request only. With exempt (the request passed the decision limit as
+// a withdrawal), withdrawals of grants that a concurrent request withdrew
+// meanwhile are dropped, and spent reports that none was left.
+func (c *Consent) record(r *http.Request, records []Record, exempt bool) (stamped []withdrawal, spent bool, err error) {
+	c.withdrawing.Lock()
+	defer c.withdrawing.Unlock()
+	if exempt {
+		live := c.grants(r, true)
+		records = slices.DeleteFunc(records, func(pr Record) bool {
+			return pr.Event == EventWithdraw && !slices.Contains(live, pr.Subject)
+		})
+		if !slices.ContainsFunc(records, func(pr Record) bool { return pr.Event == EventWithdraw }) {
+			return nil, true, nil
+		}
+	}
+	for _, pr := range records {
+		if err := c.proofs.Append(pr); err != nil {
+			return nil, false, err
+		}
+		if pr.Event == EventWithdraw {
+			e, err := c.wd.add(pr.Subject, c.opts.Now, !c.cfg.EraseOnWithdraw)
+			if err != nil {
+				return nil, false, err
+			}
+			stamped = append(stamped, e)
+		}
+	}
+	return stamped, false, nil
+}
+
+func (c *Consent) refuseRate(w http.ResponseWriter) {
+	c.m.postRefused.WithLabelValues("rate").Inc()
+	w.Header().Set("Retry-After", "1")
+	writeError(w, http.StatusTooManyRequests, "too many consent decisions: retry in a second")
 }
 
 // erase runs one erasure attempt for e and records success.
