@@ -28,6 +28,7 @@ import (
 
 	"github.com/replaygate/replaygate/app"
 	"github.com/replaygate/replaygate/config"
+	"github.com/replaygate/replaygate/internal/diskscan"
 )
 
 const (
@@ -499,36 +500,17 @@ func quiet(t testing.TB, s *Stack, d time.Duration) {
 	}
 }
 
-// OnDisk returns the contents of every file in replaygate's data dir,
-// gzip files decompressed: the spool, the store, the consent log.
+// OnDisk returns the contents of every file in replaygate's data dir (the
+// spool, the store, the consent log), with every gzip member embedded in
+// them decoded (the spool's and the store's records hold the segments as
+// gzip members inside larger files).
 func (s *Stack) OnDisk(t testing.TB) string {
 	t.Helper()
-	var all strings.Builder
-	err := filepath.WalkDir(s.dataDir, func(p string, d os.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		if bytes.HasPrefix(b, []byte{0x1f, 0x8b}) {
-			zr, err := gzip.NewReader(bytes.NewReader(b))
-			if err != nil {
-				return fmt.Errorf("%s: %w", p, err)
-			}
-			if b, err = io.ReadAll(zr); err != nil {
-				return fmt.Errorf("%s: %w", p, err)
-			}
-		}
-		all.Write(b)
-		all.WriteByte('\n')
-		return nil
-	})
+	all, err := diskscan.Dir(s.dataDir)
 	if err != nil {
 		t.Fatalf("read data dir: %v", err)
 	}
-	return all.String()
+	return string(all)
 }
 
 // ProofRecords returns the consent proof records of subject from the admin API.

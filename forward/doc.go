@@ -1,7 +1,9 @@
 // Package forward holds the remote destinations of spooled segments:
 // Sentry (replay envelopes), an HTTP collector (signed JSON) and NATS
 // JetStream. Each is a spool.Forwarder; Build makes the ones the
-// configuration enables.
+// configuration enables. Each sends the segment's scrubbed JSON
+// (spool.Segment.EventsJSON: ingest spools it as a gzip member, which is
+// decompressed here); a member that does not decompress is permanent.
 //
 // Forwarders turn a destination's answer into the spool's retry policy:
 // transient failures (network, 408, 429, 5xx) are plain errors the spool

@@ -76,6 +76,10 @@ func (h *HTTPCollector) Close() error {
 
 // Forward implements spool.Forwarder.
 func (h *HTTPCollector) Forward(ctx context.Context, seg spool.Segment) error {
+	seg, err := withEvents("http", seg)
+	if err != nil {
+		return err
+	}
 	body, err := json.Marshal(seg)
 	if err != nil {
 		return spool.Permanent(fmt.Errorf("http: encode segment: %w", err))

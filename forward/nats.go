@@ -78,6 +78,10 @@ func (n *NATS) Forward(ctx context.Context, seg spool.Segment) error {
 	if err := n.ensureStream(ctx); err != nil {
 		return err
 	}
+	seg, err := withEvents("nats", seg)
+	if err != nil {
+		return err
+	}
 	data, err := json.Marshal(seg)
 	if err != nil {
 		return spool.Permanent(fmt.Errorf("nats: encode segment: %w", err))

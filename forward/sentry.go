@@ -102,6 +102,10 @@ func (s *Sentry) Close() error {
 
 // Forward implements spool.Forwarder.
 func (s *Sentry) Forward(ctx context.Context, seg spool.Segment) error {
+	seg, err := withEvents("sentry", seg)
+	if err != nil {
+		return err
+	}
 	body, err := s.envelope(seg)
 	if err != nil {
 		return spool.Permanent(fmt.Errorf("sentry: %w", err))
@@ -160,8 +164,9 @@ type sdkInfo struct {
 	Version string `json:"version"`
 }
 
-// envelope builds the envelope for seg: header line, replay_event item,
-// replay_recording item (`{"segment_id":N}\n` + zlib(events)).
+// envelope builds the envelope for seg, whose JSON is in Events
+// (withEvents): header line, replay_event item, replay_recording item
+// (`{"segment_id":N}\n` + zlib(events)).
 func (s *Sentry) envelope(seg spool.Segment) ([]byte, error) {
 	var events []rrwebEvent
 	if err := json.Unmarshal(seg.Events, &events); err != nil {

@@ -27,11 +27,16 @@ type Config struct {
 	MaxSubjects int `yaml:"max_subjects"`
 	// FullRetryAfter is the Retry-After sent with 503 when the spool is full.
 	FullRetryAfter time.Duration `yaml:"full_retry_after"`
+	// GzipLevel is the compression level (1 fastest, 9 smallest) of the
+	// scrubbed events, compressed once here for the spool and the store.
+	GzipLevel int `yaml:"gzip_level"`
 }
 
 // DefaultConfig returns 1 MiB on the wire, 16 MiB decoded, 2 uploads/s per
 // subject (burst 20), 5,000 uploads/s overall (burst 1,000), 100,000
-// tracked subjects and a 5s Retry-After when the spool is full.
+// tracked subjects, a 5s Retry-After when the spool is full, and gzip
+// level 1 for the scrubbed events (about twice as fast as level 5 for
+// some 20% more disk).
 func DefaultConfig() Config {
 	return Config{
 		MaxBodyBytes:    1 << 20,
@@ -42,6 +47,7 @@ func DefaultConfig() Config {
 		OverallBurst:    1000,
 		MaxSubjects:     100_000,
 		FullRetryAfter:  5 * time.Second,
+		GzipLevel:       1,
 	}
 }
 
@@ -64,6 +70,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("max_subjects: %d must be at least 1, e.g. 100000", c.MaxSubjects)
 	case c.FullRetryAfter < time.Second || c.FullRetryAfter > time.Hour:
 		return fmt.Errorf("full_retry_after: %s must be between 1s and 1h", c.FullRetryAfter)
+	case c.GzipLevel < 1 || c.GzipLevel > 9:
+		return fmt.Errorf("gzip_level: %d must be between 1 and 9", c.GzipLevel)
 	}
 	return nil
 }

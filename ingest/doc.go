@@ -7,7 +7,11 @@
 // number. It then reads the body within a wire limit, decompresses it within
 // a decoded limit (stopping a decompression bomb early), has the scrubber
 // validate and scrub it in one pass, and appends the scrubbed segment to the
-// durable spool before answering 202. Nothing of a refused upload is kept.
+// durable spool before answering 202. The scrubbed events are compressed
+// once, here (ingest.gzip_level), and spooled as spool.Segment.Gzip; the
+// local store writes that member as it is. The upload's own compressed
+// bytes are never kept: bits a decoder ignores could carry data past the
+// scrubber. Nothing of a refused upload is kept.
 // A body starting with the gzip magic is decompressed even without
 // Content-Encoding, since sendBeacon cannot set that header. A repeated seq
 // is accepted again; downstream dedupes by spool.Segment.Key.

@@ -36,9 +36,10 @@ type Scrubber interface {
 }
 
 // Spool keeps accepted segments durably. Append returns once seg is on disk
-// and must not keep seg.Events or seg.Summary.Info after it
-// returns (Handler reuses their buffers); it returns spool.ErrFull when it
-// cannot take more.
+// and must not keep seg.Gzip or seg.Summary.Info after it returns (Handler
+// reuses their buffers); it returns spool.ErrFull when it cannot take more.
+// Handler's segments carry Gzip (the scrubbed events, compressed by
+// Handler) and no Events.
 type Spool interface {
 	Append(seg spool.Segment) error
 }
@@ -66,8 +67,13 @@ type Handler struct {
 	overall  *rate.Limiter    // nil: no overall limit
 	m        *metrics
 
-	bufs sync.Pool // *[]byte: wire, decoded and scrubbed bodies
+	bufs sync.Pool // *[]byte: wire, decoded, scrubbed and compressed bodies
 	gzs  sync.Pool // *gzip.Reader
+	gzws sync.Pool // *gzip.Writer at cfg.GzipLevel
+
+	// maxScrubbed bounds the scrubbed events: spool.MaxSegmentBytes, which
+	// every consumer of the segment decompresses it within.
+	maxScrubbed int
 }
 
 // maxPooledBuf keeps unusually large buffers out of the pool so a few big
@@ -96,6 +102,13 @@ func New(cfg Config, deps Deps, log zerolog.Logger, reg prometheus.Registerer) (
 		deps: deps,
 		log:  log.With().Str("component", "ingest").Logger(),
 		m:    newMetrics(),
+
+		maxScrubbed: spool.MaxSegmentBytes,
+	}
+	level := cfg.GzipLevel
+	h.gzws.New = func() any {
+		w, _ := gzip.NewWriterLevel(nil, level) // level is validated
+		return w
 	}
 	h.errLog = h.log.Sample(&zerolog.BurstSampler{Burst: 10, Period: time.Minute})
 	if cfg.SubjectRate > 0 {
@@ -262,17 +275,33 @@ func (h *Handler) serve(r *http.Request) error {
 	for det, n := range res.Hits {
 		h.m.scrubHits.WithLabelValues(det).Add(float64(n))
 	}
+	// Stored arrays have no surrounding whitespace (the store streams
+	// their elements back between its own brackets).
+	events := bytes.TrimSpace(scrubbed)
+	if len(events) > h.maxScrubbed {
+		return &refusal{"too_large_decoded", http.StatusRequestEntityTooLarge,
+			"scrubbed body exceeds " + strconv.Itoa(h.maxScrubbed) + " bytes: upload smaller segments", 0}
+	}
+	// The scrubbed events are compressed once, here, for the spool and
+	// the store: our own compression, never the upload's, even when the
+	// scrubber changed nothing: bits a decoder ignores (the padding of a
+	// stored block, unused code lengths) could carry anything past it.
+	zbuf := h.getBuf()
+	defer h.putBuf(zbuf)
+	if *zbuf, err = h.gzip((*zbuf)[:0], events); err != nil {
+		h.errLog.Error().Err(err).Msg("compressing scrubbed events failed")
+		return errScrub
+	}
+	// Summary.Info aliases the scrubbed buffer, which stays ours until
+	// Append has returned.
 	seg := spool.Segment{
 		ReplayID:   replay,
 		Seq:        seq,
 		Subject:    subject,
 		ReceivedAt: received,
-		Events:     scrubbed,
+		Gzip:       *zbuf,
 		Summary:    summarize(scrubbed, &res),
 	}
-	// The upload's own compressed bytes are never kept, even when the
-	// scrubber changed nothing: bits a decoder ignores (the padding of a
-	// stored block, unused code lengths) could carry anything past it.
 	err = h.deps.Spool.Append(seg)
 	switch {
 	case errors.Is(err, spool.ErrFull):
@@ -281,7 +310,29 @@ func (h *Handler) serve(r *http.Request) error {
 		h.errLog.Error().Err(err).Msg("spool append failed")
 		return errSpool
 	}
+	h.m.spooledBytes.Add(float64(len(seg.Gzip)))
 	return nil
+}
+
+// gzip appends one gzip member of src, at gzip_level, to dst.
+func (h *Handler) gzip(dst, src []byte) ([]byte, error) {
+	zw := h.gzws.Get().(*gzip.Writer)
+	defer h.gzws.Put(zw)
+	w := appendWriter{b: dst}
+	zw.Reset(&w)
+	_, err := zw.Write(src)
+	if cerr := zw.Close(); err == nil {
+		err = cerr
+	}
+	return w.b, err
+}
+
+// appendWriter appends what is written to b.
+type appendWriter struct{ b []byte }
+
+func (w *appendWriter) Write(p []byte) (int, error) {
+	w.b = append(w.b, p...)
+	return len(p), nil
 }
 
 // summarize turns what the scrubber saw into the segment's summary, so

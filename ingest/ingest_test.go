@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	kgzip "github.com/klauspost/compress/gzip"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
@@ -41,7 +42,9 @@ func (s *memSpool) Append(seg spool.Segment) error {
 	if s.err != nil {
 		return s.err
 	}
-	seg.Events = append([]byte(nil), seg.Events...)
+	if seg.Events != nil {
+		seg.Events = append([]byte(nil), seg.Events...)
+	}
 	if seg.Gzip != nil {
 		seg.Gzip = append([]byte(nil), seg.Gzip...)
 	}
@@ -55,6 +58,20 @@ func (s *memSpool) Append(seg spool.Segment) error {
 	}
 	s.segs = append(s.segs, seg)
 	return nil
+}
+
+// eventsOf returns the JSON events of a spooled segment, which ingest
+// hands over compressed: Gzip set, Events nil.
+func eventsOf(t testing.TB, s spool.Segment) []byte {
+	t.Helper()
+	if s.Events != nil || s.Gzip == nil {
+		t.Fatalf("segment %s carries %d bytes of events and %d of gzip; want gzip only", s.Key(), len(s.Events), len(s.Gzip))
+	}
+	js, err := s.EventsJSON(nil)
+	if err != nil {
+		t.Fatalf("segment %s: %v", s.Key(), err)
+	}
+	return js
 }
 
 func (s *memSpool) all() []spool.Segment {
@@ -314,8 +331,13 @@ func TestAccepted(t *testing.T) {
 			if s.ReplayID != replayID || s.Seq != 7 || s.Subject != subject || !s.ReceivedAt.Equal(e.clock.Now()) {
 				t.Fatalf("segment %+v", s)
 			}
-			if bytes.Contains(s.Events, []byte("jane.doe@example.com")) || !json.Valid(s.Events) {
-				t.Fatalf("unscrubbed or invalid events: %s", s.Events)
+			js := eventsOf(t, s)
+			want, _, err := newScanner(t).Scrub(nil, plain)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(js, want) || bytes.Contains(js, []byte("jane.doe@example.com")) || !json.Valid(js) {
+				t.Fatalf("spooled events %s, want exactly the scrubbed output %s", js, want)
 			}
 			if e.counter("replaygate_scrub_hits_total", map[string]string{"detector": "email"}) != 1 {
 				t.Error("scrub hit not counted")
@@ -669,6 +691,9 @@ func TestConfigValidate(t *testing.T) {
 		{func(c *Config) { c.OverallBurst = 0 }, "overall_burst"},
 		{func(c *Config) { c.MaxSubjects = 0 }, "max_subjects"},
 		{func(c *Config) { c.FullRetryAfter = 0 }, "full_retry_after"},
+		{func(c *Config) { c.GzipLevel = 0 }, "gzip_level"},
+		{func(c *Config) { c.GzipLevel = 10 }, "gzip_level"},
+		{func(c *Config) { c.GzipLevel = 9 }, ""},
 	}
 	for i, tt := range tests {
 		c := DefaultConfig()
@@ -678,17 +703,23 @@ func TestConfigValidate(t *testing.T) {
 			t.Errorf("case %d: error %v, want field %q", i, err, tt.field)
 		}
 	}
+	bad := DefaultConfig()
+	bad.GzipLevel = 12
+	if err := bad.Validate(); err == nil || err.Error() != "gzip_level: 12 must be between 1 and 9" {
+		t.Errorf("gzip_level 12: %v", err)
+	}
 	if _, err := New(DefaultConfig(), Deps{}, zerolog.Nop(), nil); err == nil {
 		t.Error("New without deps must fail")
 	}
 }
 
-// sinkSpool stands in for the spool in the benchmark: it copies the events
-// like the real spool's record encoding, without the disk and fsync.
+// sinkSpool stands in for the spool in the benchmark: it copies the
+// compressed events like the real spool's record encoding, without the
+// disk and fsync.
 type sinkSpool struct{ buf []byte }
 
 func (s *sinkSpool) Append(seg spool.Segment) error {
-	s.buf = append(s.buf[:0], seg.Events...)
+	s.buf = append(s.buf[:0], seg.Gzip...)
 	return nil
 }
 
@@ -867,8 +898,8 @@ func TestConcurrentUploads(t *testing.T) {
 	}
 	for _, s := range segs {
 		want := fmt.Sprintf(`[{"type":5,"data":{"n":%d,"pad":%q},"timestamp":%d}]`, s.Seq, strings.Repeat("x", s.Seq*97), s.Seq)
-		if string(s.Events) != want {
-			t.Fatalf("seq %d holds another upload's bytes (%d bytes, want %d)", s.Seq, len(s.Events), len(want))
+		if js := eventsOf(t, s); string(js) != want {
+			t.Fatalf("seq %d holds another upload's bytes (%d bytes, want %d)", s.Seq, len(js), len(want))
 		}
 	}
 }
@@ -913,10 +944,93 @@ func TestUploadCompressionNeverKept(t *testing.T) {
 				t.Fatalf("%d %s", resp.StatusCode, out)
 			}
 			s := e.spool.all()[0]
-			if s.Gzip != nil || !bytes.Equal(s.Events, clean) {
-				t.Fatalf("segment carries %d bytes of the upload's gzip; events %q", len(s.Gzip), s.Events)
+			if js := eventsOf(t, s); !bytes.Equal(js, clean) {
+				t.Fatalf("events %q, want %q", js, clean)
+			}
+			// Ingest's own compression of the events, nothing of the
+			// upload's member.
+			if want := kgz(t, clean, DefaultConfig().GzipLevel); !bytes.Equal(s.Gzip, want) {
+				t.Fatalf("spooled gzip %x is not our compression of the events %x", s.Gzip, want)
 			}
 		})
+	}
+}
+
+// kgz is the handler's compression: one klauspost gzip member at level.
+func kgz(t testing.TB, b []byte, level int) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	zw, err := kgzip.NewWriterLevel(&buf, level)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zw.Write(b)
+	zw.Close()
+	return buf.Bytes()
+}
+
+// TestSpoolsCompressedScrubbedEvents: ingest spools one gzip member, at
+// gzip_level, of exactly the scrubber's output without surrounding
+// whitespace, and no Events; the summary's Info still points into the
+// scrubbed events.
+func TestSpoolsCompressedScrubbedEvents(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		level int
+		body  string
+	}{
+		{"level 1", 1, events},
+		{"level 9", 9, events},
+		{"surrounding whitespace", 1, " \n\t" + events + "\r\n "},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, func(c *Config, _ *policy.Config, _ *Deps) { c.GzipLevel = tc.level })
+			ck := e.decide("granted")
+			if resp, out := e.send(upload{cookie: ck, body: []byte(tc.body)}); resp.StatusCode != http.StatusAccepted {
+				t.Fatalf("%d %s", resp.StatusCode, out)
+			}
+			s := e.spool.all()[0]
+			scrubbed, _, err := newScanner(t).Scrub(nil, []byte(tc.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := bytes.TrimSpace(scrubbed)
+			if js := eventsOf(t, s); !bytes.Equal(js, want) {
+				t.Fatalf("spooled events %q, want %q", js, want)
+			}
+			if !bytes.Equal(s.Gzip, kgz(t, want, tc.level)) {
+				t.Fatalf("spooled gzip is not one member at level %d", tc.level)
+			}
+			if n := binary.LittleEndian.Uint32(s.Gzip[len(s.Gzip)-4:]); int(n) != len(want) {
+				t.Fatalf("ISIZE %d, want %d", n, len(want))
+			}
+			if s.Summary == nil || s.Summary.Events != 2 || len(s.Summary.Info) != 2 || !bytes.HasPrefix(s.Summary.Info[0], []byte(`{"type":4`)) {
+				t.Fatalf("summary %+v", s.Summary)
+			}
+			if got := e.counter("replaygate_ingest_bytes_total", map[string]string{"stage": "spooled"}); got != float64(len(s.Gzip)) {
+				t.Errorf("spooled bytes %v, want %d", got, len(s.Gzip))
+			}
+		})
+	}
+}
+
+// TestScrubbedTooLarge: scrubbed events beyond what a consumer of the
+// spool decompresses (spool.MaxSegmentBytes; lowered here) are refused
+// with 413 and not spooled.
+func TestScrubbedTooLarge(t *testing.T) {
+	e := newEnv(t, nil)
+	e.h.maxScrubbed = len(events) - 1
+	ck := e.decide("granted")
+	resp, out := e.send(upload{cookie: ck})
+	if resp.StatusCode != http.StatusRequestEntityTooLarge || !strings.Contains(errMsg(t, out), "scrubbed body exceeds") {
+		t.Fatalf("%d %s", resp.StatusCode, out)
+	}
+	if n := len(e.spool.all()); n != 0 {
+		t.Fatalf("%d segments spooled", n)
+	}
+	e.h.maxScrubbed = len(events)
+	if resp, out := e.send(upload{cookie: ck}); resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("at the limit: %d %s", resp.StatusCode, out)
 	}
 }
 

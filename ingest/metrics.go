@@ -9,6 +9,7 @@ type metrics struct {
 	bytes        *prometheus.CounterVec
 	wireBytes    prometheus.Counter
 	decodedBytes prometheus.Counter
+	spooledBytes prometheus.Counter
 	scrubHits    *prometheus.CounterVec
 	duration     *prometheus.HistogramVec
 
@@ -23,7 +24,7 @@ func newMetrics() *metrics {
 		}, []string{"outcome", "reason"}),
 		bytes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "replaygate_ingest_bytes_total",
-			Help: "Upload bytes read, by stage: wire (as sent) and decoded.",
+			Help: "Upload bytes by stage: wire (as sent), decoded, and spooled (the scrubbed events as compressed for the spool, accepted uploads only).",
 		}, []string{"stage"}),
 		scrubHits: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "replaygate_scrub_hits_total",
@@ -44,6 +45,7 @@ func newMetrics() *metrics {
 	m.refusedSeconds = m.duration.WithLabelValues("refused")
 	m.wireBytes = m.bytes.WithLabelValues("wire")
 	m.decodedBytes = m.bytes.WithLabelValues("decoded")
+	m.spooledBytes = m.bytes.WithLabelValues("spooled")
 	return m
 }
 

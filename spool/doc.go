@@ -20,11 +20,17 @@
 // records in flight or delivered since the last checkpoint are delivered
 // again (at-least-once; forwarders dedupe on Segment.Key).
 //
-// Records carry the segment's summary (Segment.Summary) beside its events,
-// and a gzip field (Segment.Gzip) that only older versions of ingest
-// filled; log files in the older
-// formats without them ("RGSPOOL1", "RGSPOOL2") are still read, and new
-// records then go to a new file.
+// Records carry the segment's summary (Segment.Summary) beside its
+// events, which ingest compresses once (Segment.Gzip: one gzip member of
+// the scrubbed JSON, made by our own compressor; Events is then empty), so
+// the spool writes, checksums and holds some six times fewer bytes than
+// the JSON. Segment.EventsJSON gives consumers the JSON either way. Log
+// files in older formats ("RGSPOOL1" without the gzip field and summary,
+// "RGSPOOL2" without the summary, "RGSPOOL3") are still read, and new
+// records then go to a new file; the gzip field of "RGSPOOL2" and
+// "RGSPOOL3" records held an upload's own compressed bytes and is
+// skipped (their events are used). Binaries that only know "RGSPOOL3"
+// do not read "RGSPOOL4" files: drain the spool before a downgrade.
 //
 // The spool does not inspect or scrub segment contents, never logs them, and
 // does not own the forwarders: closing them is the caller's job.

@@ -9,8 +9,10 @@ import (
 	"time"
 )
 
-// FuzzDecodeRecord feeds arbitrary bytes to the record parser: it must
-// never panic, and whatever it accepts must re-encode to the same record.
+// FuzzDecodeRecord feeds arbitrary bytes to the record parser of every
+// format version: it must never panic, whatever it accepts must re-encode
+// to the same record, a gzip field is surfaced only from version 4 on, and
+// EventsJSON never panics on what it decoded.
 func FuzzDecodeRecord(f *testing.F) {
 	rec, _ := encodeRecord(testSeg(replayID(1), 3, 200))
 	sealRecord(rec, 9)
@@ -20,6 +22,14 @@ func FuzzDecodeRecord(f *testing.F) {
 	rec2, _ := encodeRecord(withSum)
 	sealRecord(rec2, 3)
 	f.Add(rec2)
+	// Version 4: the gzip field (ingest's compression) and no events.
+	gz := testSeg(replayID(3), 2, 0)
+	gz.Events = nil
+	gz.Gzip = []byte{0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0}
+	gz.Summary = &Summary{Events: 0, Info: [][]byte{}}
+	rec3, _ := encodeRecord(gz)
+	sealRecord(rec3, 4)
+	f.Add(rec3)
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		if len(data) < recHeaderSize {
@@ -44,6 +54,10 @@ func FuzzDecodeRecord(f *testing.F) {
 				!reflect.DeepEqual(seg2.Summary, seg.Summary) {
 				t.Fatalf("re-encoded record differs: %v", err)
 			}
+			if seg.Gzip != nil && version < gzipOursVersion {
+				t.Fatalf("version %d record surfaced its gzip field", version)
+			}
+			seg.EventsJSON(nil)
 		}
 	})
 }

@@ -12,7 +12,7 @@ import (
 
 // On-disk layout of a log file:
 //
-//	file header: magic "RGSPOOL3" | first LSN (uint64 LE)
+//	file header: magic "RGSPOOL4" | first LSN (uint64 LE)
 //	records:     payload length (uint32 LE) | CRC-32C of payload (uint32 LE) | payload
 //	payload:     LSN (uint64) | received at, Unix ns (int64) | seq (int64) |
 //	             replay id len (uint16) | replay id | subject len (uint16) | subject |
@@ -20,17 +20,28 @@ import (
 //	summary:     events (uint32) | first (int64) | last (int64) | clicks (uint32) |
 //	             info count (uint32) | info count × (len (uint32) | JSON object)
 //
+// In "RGSPOOL4" files the gzip field is ingest's own compression of the
+// scrubbed events (Segment.Gzip) and the events field is then empty.
 // Older files are still read: "RGSPOOL1" payloads end with the subject and
-// the events; "RGSPOOL2" payloads have the gzip field but no summary.
+// the events; "RGSPOOL2" payloads have the gzip field but no summary;
+// "RGSPOOL3" payloads have both. In "RGSPOOL2" and "RGSPOOL3" files the
+// gzip field held an upload's own compressed bytes, which are untrusted
+// (bits a decoder ignores can carry data past the scrubber): it is skipped
+// and the events are used.
 // A record is valid only if its length fits, its checksum matches and its
 // LSN is the one expected next; the first invalid record in the newest file
 // marks a torn tail.
 // formatVersion is the version of the files this spool writes; the file
 // magic is "RGSPOOL" followed by the version digit.
-const formatVersion = 3
+const formatVersion = 4
+
+// gzipOursVersion is the first version whose gzip field is ingest's own
+// compression of the scrubbed events.
+const gzipOursVersion = 4
 
 const (
-	fileMagic      = "RGSPOOL3"
+	fileMagic      = "RGSPOOL4"
+	fileMagicV3    = "RGSPOOL3"
 	fileMagicV1    = "RGSPOOL1"
 	fileMagicV2    = "RGSPOOL2"
 	fileHeaderSize = 16
@@ -147,7 +158,9 @@ func decodePayload(payload []byte, sum uint32, version int) (lsn uint64, seg Seg
 		if !ok {
 			return 0, Segment{}, fmt.Errorf("%w: field overruns payload", errBadRecord)
 		}
-		if len(gz) > 0 {
+		// Before version 4 the field held the upload's own bytes: never
+		// surfaced.
+		if len(gz) > 0 && version >= gzipOursVersion {
 			seg.Gzip = gz
 		}
 		rest = r
@@ -162,7 +175,9 @@ func decodePayload(payload []byte, sum uint32, version int) (lsn uint64, seg Seg
 		seg.Summary = decodeSummary(sum)
 		rest = r
 	}
-	seg.Events = rest
+	if len(rest) > 0 {
+		seg.Events = rest
+	}
 	return lsn, seg, nil
 }
 
@@ -250,6 +265,8 @@ func parseFileHeader(h []byte) (firstLSN uint64, version int, err error) {
 	switch string(h[:8]) {
 	case fileMagic:
 		version = formatVersion
+	case fileMagicV3:
+		version = 3
 	case fileMagicV2:
 		version = 2
 	case fileMagicV1:

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/klauspost/compress/gzip"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/rs/zerolog"
@@ -28,7 +29,9 @@ func TestRecordRoundTrip(t *testing.T) {
 		{"zero time and empty fields", Segment{Seq: 0, Events: []byte("[]")}},
 		{"no events", Segment{ReplayID: "r", Seq: 1, Subject: "s"}},
 		{"unicode", Segment{ReplayID: "é", Subject: "ü", Seq: 1 << 40, ReceivedAt: time.Unix(1, 2).UTC(), Events: []byte(`["✓"]`)}},
-		{"with gzip", Segment{ReplayID: "r", Seq: 2, Subject: "s", Events: []byte(`[1]`), Gzip: []byte{0x1f, 0x8b, 8, 0, 1, 2, 3}}},
+		{"with gzip and events", Segment{ReplayID: "r", Seq: 2, Subject: "s", Events: []byte(`[1]`), Gzip: []byte{0x1f, 0x8b, 8, 0, 1, 2, 3}}},
+		{"gzip only", Segment{ReplayID: "r", Seq: 2, Subject: "s", Gzip: []byte{0x1f, 0x8b, 8, 0, 1, 2, 3},
+			Summary: &Summary{Events: 1, First: 5, Last: 5, Info: [][]byte{}}}},
 		{"with summary", Segment{ReplayID: "r", Seq: 3, Subject: "s", Events: []byte(`[{"type":4}]`),
 			Summary: &Summary{Events: 1, First: 5, Last: 9, Clicks: 2, Info: [][]byte{[]byte(`{"type":4}`), []byte(`{}`)}}}},
 		{"empty summary", Segment{ReplayID: "r", Seq: 4, Subject: "s", Events: []byte(`[]`), Summary: &Summary{Info: [][]byte{}}}},
@@ -588,8 +591,14 @@ func TestCloseDuringConcurrentAppends(t *testing.T) {
 }
 
 // encodeRecordOld writes seg in an older record format: version 1 has no
-// gzip field, version 2 no summary.
+// gzip field, version 2 no summary, version 3 the current layout (its gzip
+// field held the upload's own bytes).
 func encodeRecordOld(seg Segment, lsn uint64, version int) []byte {
+	if version == 3 {
+		rec, _ := encodeRecord(seg)
+		sealRecord(rec, lsn)
+		return rec
+	}
 	rec, _ := encodeRecord(Segment{ReplayID: seg.ReplayID, Seq: seg.Seq, Subject: seg.Subject, ReceivedAt: seg.ReceivedAt, Gzip: seg.Gzip})
 	// Drop the empty summary length (and for version 1 the gzip length),
 	// append the events.
@@ -604,13 +613,16 @@ func encodeRecordOld(seg Segment, lsn uint64, version int) []byte {
 }
 
 // TestReadsOlderFormats: a spool written by an older version (records
-// without the gzip field, or without the summary) is delivered in full
-// after an upgrade, and new records go to a new file in the current format.
+// without the gzip field, without the summary, or with the upload's own
+// gzip) is delivered in full after an upgrade, from the records' events:
+// an older record's gzip field (the upload's own bytes, untrusted) is
+// never surfaced as Segment.Gzip. New records go to a new file in the
+// current format, whose gzip field (ingest's own) is surfaced.
 func TestReadsOlderFormats(t *testing.T) {
 	for _, tc := range []struct {
 		magic   string
 		version int
-	}{{fileMagicV1, 1}, {fileMagicV2, 2}} {
+	}{{fileMagicV1, 1}, {fileMagicV2, 2}, {fileMagicV3, 3}} {
 		t.Run(tc.magic, func(t *testing.T) {
 			dir := t.TempDir()
 			spoolDir := filepath.Join(dir, "spool")
@@ -622,8 +634,11 @@ func TestReadsOlderFormats(t *testing.T) {
 			binary.LittleEndian.PutUint64(data[8:], 1)
 			for i := range 3 {
 				old := testSeg(r, i, 300)
-				if tc.version == 2 && i == 2 {
-					old.Gzip = []byte("old gzip")
+				if tc.version >= 2 && i == 2 {
+					old.Gzip = gzipOf(t, []byte(`["upload's own bytes"]`))
+				}
+				if tc.version == 3 && i == 2 {
+					old.Summary = &Summary{Events: 1, Info: [][]byte{}}
 				}
 				data = append(data, encodeRecordOld(old, uint64(i+1), tc.version)...)
 			}
@@ -633,9 +648,9 @@ func TestReadsOlderFormats(t *testing.T) {
 			c := newCollector("c")
 			s := openT(t, testConfig(), dir, c)
 			defer s.Close()
-			seg := testSeg(r, 3, 300)
-			seg.Gzip = []byte("gzip bytes")
-			seg.Summary = &Summary{Events: 1, Info: [][]byte{}}
+			want := testSeg(r, 3, 300)
+			seg := Segment{ReplayID: r, Seq: 3, Subject: want.Subject, ReceivedAt: want.ReceivedAt,
+				Gzip: gzipOf(t, want.Events), Summary: &Summary{Events: 1, Info: [][]byte{}}}
 			if err := s.Append(seg); err != nil {
 				t.Fatal(err)
 			}
@@ -651,18 +666,125 @@ func TestReadsOlderFormats(t *testing.T) {
 			if want := testSeg(r, 1, 300); string(old.Events) != string(want.Events) || old.Gzip != nil || old.Summary != nil {
 				t.Fatalf("old record read as events %q gzip %q summary %v", old.Events, old.Gzip, old.Summary)
 			}
-			if tc.version == 2 && (string(oldGz.Gzip) != "old gzip" || string(oldGz.Events) != string(testSeg(r, 2, 300).Events)) {
-				t.Fatalf("version 2 record read as gzip %q events %q", oldGz.Gzip, oldGz.Events)
+			if oldGz.Gzip != nil || string(oldGz.Events) != string(testSeg(r, 2, 300).Events) {
+				t.Fatalf("version %d record read as gzip %q events %q", tc.version, oldGz.Gzip, oldGz.Events)
 			}
-			if string(cur.Gzip) != "gzip bytes" || cur.Summary == nil || cur.Summary.Events != 1 {
-				t.Fatalf("new record lost its gzip or summary: %q %v", cur.Gzip, cur.Summary)
+			if js, err := oldGz.EventsJSON(nil); err != nil || string(js) != string(testSeg(r, 2, 300).Events) {
+				t.Fatalf("version %d record's EventsJSON = %q, %v; want its events", tc.version, js, err)
+			}
+			if !bytes.Equal(cur.Gzip, seg.Gzip) || cur.Events != nil || cur.Summary == nil || cur.Summary.Events != 1 {
+				t.Fatalf("new record lost its gzip or summary: %q events %q %v", cur.Gzip, cur.Events, cur.Summary)
+			}
+			if js, err := cur.EventsJSON(nil); err != nil || string(js) != string(want.Events) {
+				t.Fatalf("new record's EventsJSON = %q, %v", js, err)
 			}
 			logs, _ := filepath.Glob(filepath.Join(spoolDir, "*.log"))
 			if len(logs) != 2 {
 				t.Fatalf("want the old file and a new one, got %v", logs)
 			}
+			if h, _ := os.ReadFile(logs[1]); !bytes.HasPrefix(h, []byte("RGSPOOL4")) {
+				t.Fatalf("new file starts %q, want RGSPOOL4", h[:min(8, len(h))])
+			}
 		})
 	}
+}
+
+// TestV3GzipFieldIgnored: the gzip field of a version 3 record (an
+// upload's own compressed bytes, which can carry data past the scrubber)
+// is dropped when decoded, whatever it holds; the same bytes in a
+// version 4 record are ingest's own compression and are kept.
+func TestV3GzipFieldIgnored(t *testing.T) {
+	events := []byte(`[{"type":4,"data":{"href":"https://shop.example/"},"timestamp":1}]`)
+	own := gzipOf(t, []byte(`["4111 1111 1111 1111"]`))
+	rec, err := encodeRecord(Segment{ReplayID: replayID(1), Seq: 1, Subject: "s", Gzip: own, Events: events})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealRecord(rec, 5)
+	for _, tc := range []struct {
+		version  int
+		wantGzip bool
+	}{{3, false}, {4, true}} {
+		_, sum, _ := parseRecordHeader(rec)
+		_, got, err := decodePayload(rec[recHeaderSize:], sum, tc.version)
+		if err != nil {
+			t.Fatalf("version %d: %v", tc.version, err)
+		}
+		if (got.Gzip != nil) != tc.wantGzip || string(got.Events) != string(events) {
+			t.Errorf("version %d: gzip %q events %q; want gzip kept %v and the events", tc.version, got.Gzip, got.Events, tc.wantGzip)
+		}
+	}
+}
+
+// TestEventsJSON: EventsJSON returns Events as they are, or decompresses
+// Gzip; a Gzip that is not exactly one valid member is an error.
+func TestEventsJSON(t *testing.T) {
+	events := []byte(`[{"type":2,"data":{},"timestamp":1}]`)
+	member := gzipOf(t, events)
+	corrupt := bytes.Clone(member)
+	corrupt[len(corrupt)-9] ^= 0xff // in the deflate data, or the CRC
+	badCRC := bytes.Clone(member)
+	badCRC[len(badCRC)-8] ^= 1
+	tests := []struct {
+		name    string
+		seg     Segment
+		want    string
+		wantErr bool
+	}{
+		{"events", Segment{Events: events}, string(events), false},
+		{"gzip", Segment{Gzip: member}, string(events), false},
+		{"neither", Segment{}, "", false},
+		{"not gzip", Segment{Gzip: []byte("[1,2,3]")}, "", true},
+		{"truncated", Segment{Gzip: member[:len(member)-5]}, "", true},
+		{"corrupt", Segment{Gzip: corrupt}, "", true},
+		{"bad crc", Segment{Gzip: badCRC}, "", true},
+		{"two members", Segment{Gzip: append(bytes.Clone(member), member...)}, "", true},
+		{"trailing bytes", Segment{Gzip: append(bytes.Clone(member), 0)}, "", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := tt.seg.EventsJSON([]byte("prefix"))
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("err = %v, want error %v", err, tt.wantErr)
+			}
+			if tt.wantErr {
+				return
+			}
+			if tt.seg.Gzip != nil {
+				if string(got) != "prefix"+tt.want {
+					t.Fatalf("got %q, want it appended to dst", got)
+				}
+			} else if tt.seg.Events != nil && string(got) != tt.want {
+				t.Fatalf("got %q", got)
+			}
+		})
+	}
+}
+
+// TestEventsJSONBounded: a member that decompresses beyond the limit is
+// refused without producing much more than the limit.
+func TestEventsJSONBounded(t *testing.T) {
+	big := gzipOf(t, bytes.Repeat([]byte{'['}, 1<<20))
+	got, err := gunzipMember(nil, big, 1000)
+	if err == nil || len(got) > 1001 {
+		t.Fatalf("%d bytes, err %v; want an error after at most 1001", len(got), err)
+	}
+	if got, err := gunzipMember(nil, big, 1<<20); err != nil || len(got) != 1<<20 {
+		t.Fatalf("at the limit: %d bytes, %v", len(got), err)
+	}
+}
+
+func gzipOf(t testing.TB, b []byte) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	if _, err := zw.Write(b); err != nil {
+		t.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
 }
 
 // TestEmptyOlderFormatFileReplaced: an upgrade that finds the newest log

@@ -14,7 +14,9 @@ type Config struct {
 	MaxBytes int64 `yaml:"max_bytes"`
 	// JanitorInterval is how often retention and the size cap are enforced.
 	JanitorInterval time.Duration `yaml:"janitor_interval"`
-	// GzipLevel is the compression level of stored segments (1 fastest, 9 smallest).
+	// GzipLevel is the compression level (1 fastest, 9 smallest) of
+	// segments that reach the store uncompressed; ingest compresses the
+	// segments it spools itself, at ingest.gzip_level.
 	GzipLevel int `yaml:"gzip_level"`
 }
 

@@ -24,10 +24,16 @@
 // gzip file per segment, the layout before the log, are moved into a log
 // at Open.
 //
-// Segments are compressed at store.gzip_level from their scrubbed events;
-// a gzip member a segment carries (spool.Segment.Gzip, from older versions
-// of ingest) is never stored, as compressed bytes can carry bits a decoder
-// ignores.
+// A segment from ingest carries its scrubbed events compressed once, by
+// ingest (spool.Segment.Gzip, at ingest.gzip_level), with the scrubber's
+// summary: that member is the record's body as it is, and it is not
+// decompressed (only its header and the size in its trailer are checked;
+// a member that does not fit is dropped). Without a summary the member is
+// decompressed to be summarized. Events given uncompressed (older spools,
+// direct callers) are compressed at store.gzip_level. The spool never
+// hands over an upload's own compressed bytes (older spool files held
+// them; they are skipped): compressed bytes can carry bits a decoder
+// ignores, past the scrubber.
 //
 // Store implements spool.Forwarder: Forward is idempotent per segment key and
 // accepts segments in any order. Replays are listed, read back as one merged

@@ -5,6 +5,7 @@ import (
 
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -144,7 +145,9 @@ func (s *Store) Name() string { return "local" }
 
 func (s *Store) dir(id string) string { return filepath.Join(s.root, id) }
 
-// Forward stores one scrubbed segment durably: it returns nil once the
+// Forward stores one scrubbed segment durably: its gzip member
+// (seg.Gzip, ingest's compression) as it is, or else its events compressed
+// at store.gzip_level (see segmentBody). It returns nil once the
 // segment's record (and a new replay's subject) are in place and flushed
 // to disk, so a crash never loses it. A segment already stored (same
 // replay and seq) is not stored again. Segments that can never be stored
@@ -155,12 +158,16 @@ func (s *Store) Forward(ctx context.Context, seg spool.Segment) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	events := bytes.TrimSpace(seg.Events)
-	if reason := checkSegment(seg, events); reason != "" {
+	body := bodyOf(seg)
+	if reason := checkSegment(seg, &body); reason != "" {
 		s.drop(seg, resultInvalid, reason)
 		return nil
 	}
-	sum, err := summaryOf(seg, events)
+	sum, err := summaryOf(seg, &body)
+	if errors.Is(err, errBadGzipBody) {
+		s.drop(seg, resultInvalid, "its gzip member does not decompress")
+		return nil
+	}
 	if err != nil {
 		s.drop(seg, resultInvalid, "events are not a valid JSON array")
 		return nil
@@ -191,7 +198,7 @@ func (s *Store) Forward(ctx context.Context, seg spool.Segment) error {
 		return nil
 	}
 	start := time.Now()
-	if err := s.write(r, events, sum); err != nil {
+	if err := s.write(r, &body, sum); err != nil {
 		s.forgetIfEmpty(r, seg.ReplayID)
 		if errors.Is(err, errRecordTooLarge) {
 			s.drop(seg, resultInvalid, "its compressed events exceed 1 GiB")
@@ -204,24 +211,87 @@ func (s *Store) Forward(ctx context.Context, seg spool.Segment) error {
 	return nil
 }
 
+// segmentBody is what Forward stores of a segment: the gzip member it
+// carries (spool.Segment.Gzip, compressed by ingest from the scrubbed
+// events), written as it is, or else its events, compressed here.
+type segmentBody struct {
+	gz     []byte // the member to store; nil: compress events
+	events []byte // the JSON array without surrounding whitespace; nil until decoded when gz is set
+	size   int    // length of the JSON: len(events), or the member's ISIZE
+}
+
+// errBadGzipBody means a segment's gzip member does not decompress to
+// at most spool.MaxSegmentBytes.
+var errBadGzipBody = errors.New("segment gzip member does not decompress")
+
+// maxDeflateRatio bounds how much deflate data can expand: a 258-byte
+// match per 2 bits at best.
+const maxDeflateRatio = 1032
+
+// minGzipMember is the size of the smallest gzip member: a 10-byte
+// header, an empty final block, an 8-byte trailer.
+const minGzipMember = 10 + 2 + 8
+
+// bodyOf returns seg's body: its gzip member when it carries one (its
+// Events are then ignored), else its events.
+func bodyOf(seg spool.Segment) segmentBody {
+	if seg.Gzip != nil {
+		b := segmentBody{gz: seg.Gzip, size: -1}
+		if len(seg.Gzip) >= minGzipMember {
+			b.size = int(binary.LittleEndian.Uint32(seg.Gzip[len(seg.Gzip)-4:]))
+		}
+		return b
+	}
+	events := bytes.TrimSpace(seg.Events)
+	return segmentBody{events: events, size: len(events)}
+}
+
+// decode fills in b.events from the gzip member, when it has not been
+// read. A member whose JSON has surrounding whitespace is not stored as
+// it is (stored arrays have none): its trimmed events are compressed
+// again instead.
+func (b *segmentBody) decode() error {
+	if b.events != nil {
+		return nil
+	}
+	js, err := spool.Segment{Gzip: b.gz}.EventsJSON(nil)
+	if err != nil {
+		return fmt.Errorf("%w: %w", errBadGzipBody, err)
+	}
+	b.events = bytes.TrimSpace(js)
+	if len(b.events) != len(js) {
+		b.gz = nil
+	}
+	b.size = len(b.events)
+	return nil
+}
+
 // summaryOf returns the segment's summary. A segment from ingest carries
 // what the scrubber saw in its single pass (the events were validated
 // there): counts, timestamps, and the few Meta and custom events, which
-// are read here exactly as summarize reads them. Other segments, or a
-// summary that does not hold together, are summarized from the events.
-func summaryOf(seg spool.Segment, events []byte) (segmentSummary, error) {
+// are read here exactly as summarize reads them; its gzip member is then
+// not decompressed. Other segments, or a summary that does not hold
+// together, are summarized from the events (decompressed first when only
+// the gzip member was given: segments of older spools or direct callers).
+func summaryOf(seg spool.Segment, body *segmentBody) (segmentSummary, error) {
+	fallback := func() (segmentSummary, error) {
+		if err := body.decode(); err != nil {
+			return segmentSummary{}, err
+		}
+		return summarize(body.events)
+	}
 	given := seg.Summary
 	if given == nil || given.Events < 0 || given.Clicks < 0 || given.First > given.Last ||
 		given.First < 0 || given.Last > maxTimestamp || (given.First == 0) != (given.Last == 0) ||
-		given.Clicks+len(given.Info) > given.Events || given.Events > len(events)/2 {
-		return summarize(events)
+		given.Clicks+len(given.Info) > given.Events || given.Events > body.size/2 {
+		return fallback()
 	}
 	var sum segmentSummary
 	for _, raw := range given.Info {
 		var ev eventHead
 		sc := scanner{b: raw}
 		if err := sc.event(&ev); err != nil || sc.i != len(raw) || len(raw) == 0 || raw[0] != '{' {
-			return summarize(events)
+			return fallback()
 		}
 		sum.add(&ev)
 	}
@@ -260,8 +330,13 @@ func receivedBy(f replayFile, t time.Time) bool {
 // checkSegment returns why seg cannot be stored, or "". Beyond it, events
 // without a summary are fully validated by summarize (FuzzMeta checks it
 // accepts exactly the valid JSON arrays); a segment with one comes from
-// ingest, whose scrubber validated every byte.
-func checkSegment(seg spool.Segment, events []byte) string {
+// ingest, whose scrubber validated every byte. A gzip member is checked
+// only as far as it can be without decompressing it: it starts like a
+// gzip member of deflate data without optional header fields (ingest's
+// compressor writes none), and its trailer announces a size that is
+// positive, within spool.MaxSegmentBytes and within deflate's ratio of
+// the member's length.
+func checkSegment(seg spool.Segment, body *segmentBody) string {
 	switch {
 	case !ValidID(seg.ReplayID):
 		return "replay id is not 32 lowercase hex digits"
@@ -269,7 +344,12 @@ func checkSegment(seg spool.Segment, events []byte) string {
 		return "seq is out of range"
 	case seg.Subject == "" || len(seg.Subject) > maxSubjectLen:
 		return "subject is missing or too long"
-	case len(events) == 0 || events[0] != '[':
+	case body.gz != nil:
+		if len(body.gz) < minGzipMember || !isGzipHead(body.gz) || body.gz[3] != 0 ||
+			body.size <= 0 || body.size > spool.MaxSegmentBytes || body.size/maxDeflateRatio > len(body.gz) {
+			return "its gzip member is not one of ingest's"
+		}
+	case len(body.events) == 0 || body.events[0] != '[':
 		return "events are not a JSON array"
 	}
 	return ""
@@ -373,7 +453,7 @@ func (s *Store) forgetIfEmpty(r *replay, id string) {
 // the crash left of the record. The summary line is appended to
 // segments.jsonl afterwards: a cache, which Open completes from the log.
 // r.mu is held.
-func (s *Store) write(r *replay, events []byte, sum segmentSummary) error {
+func (s *Store) write(r *replay, body *segmentBody, sum segmentSummary) error {
 	dir := s.dir(r.file.ID)
 	created := len(r.file.Segments) == 0
 	var ident *tempFile
@@ -410,18 +490,22 @@ func (s *Store) write(r *replay, events []byte, sum segmentSummary) error {
 	buf.Reset()
 	h := recordHeader(sum.Seq, sum.ReceivedAt)
 	buf.Write(h[:])
-	// Always compressed here from the scrubbed events, never taken from
-	// elsewhere (spool.Segment.Gzip): compressed bytes can carry bits a
-	// decoder ignores.
-	zw := s.gzPool.Get().(*gzip.Writer)
-	zw.Reset(buf)
-	_, err := zw.Write(events)
-	if cerr := zw.Close(); err == nil {
-		err = cerr
-	}
-	s.gzPool.Put(zw)
-	if err != nil {
-		return err
+	// Ingest's compression of the scrubbed events is stored as it is
+	// (spool.Segment.Gzip is only ever ours: the spool does not surface
+	// an upload's own bytes); events given without it are compressed here.
+	if body.gz != nil {
+		buf.Write(body.gz)
+	} else {
+		zw := s.gzPool.Get().(*gzip.Writer)
+		zw.Reset(buf)
+		_, err := zw.Write(body.events)
+		if cerr := zw.Close(); err == nil {
+			err = cerr
+		}
+		s.gzPool.Put(zw)
+		if err != nil {
+			return err
+		}
 	}
 	rec := buf.Bytes()
 	if len(rec)-logHeader > maxLogRecord {

@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -19,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/rs/zerolog"
 
+	"github.com/replaygate/replaygate/policy/scrub"
 	"github.com/replaygate/replaygate/spool"
 )
 
@@ -277,6 +280,9 @@ func TestEmptySegments(t *testing.T) {
 
 func TestInvalidSegmentsDropped(t *testing.T) {
 	s := openTest(t, t.TempDir())
+	// The gzip members' cheap checks are made with a valid summary, so
+	// the member is not decompressed to summarize it.
+	sum1 := scrubberSummary(t, events(0, 1))
 	cases := []struct {
 		name string
 		seg  spool.Segment
@@ -291,6 +297,17 @@ func TestInvalidSegmentsDropped(t *testing.T) {
 		{"broken json", seg(idA, 0, "subj", json.RawMessage(`[{"type":1}`), t0)},
 		{"trailing data", seg(idA, 0, "subj", json.RawMessage(`[] []`), t0)},
 		{"empty", seg(idA, 0, "subj", nil, t0)},
+		{"gzip not gzip", gzSeg(idA, 0, []byte(`[{"type":1,"timestamp":1,"data":{}}]`), sum1)},
+		{"gzip too short", gzSeg(idA, 0, gzipOf(t, events(0, 1))[:minGzipMember-1], sum1)},
+		{"gzip header flags", gzSeg(idA, 0, withByte(gzipOf(t, events(0, 1)), 3, 0x08), sum1)},
+		{"gzip not deflate", gzSeg(idA, 0, withByte(gzipOf(t, events(0, 1)), 2, 7), sum1)},
+		{"gzip ISIZE 0", gzSeg(idA, 0, withISIZE(gzipOf(t, events(0, 1)), 0), sum1)},
+		{"gzip ISIZE too large", gzSeg(idA, 0, withISIZE(gzipOf(t, events(0, 1)), spool.MaxSegmentBytes+1), sum1)},
+		{"gzip ISIZE beyond deflate's ratio", gzSeg(idA, 0, withISIZE(gzipOf(t, events(0, 1)), (len(gzipOf(t, events(0, 1)))+1)*maxDeflateRatio), sum1)},
+		{"gzip truncated, no summary", gzSeg(idA, 0, cut(gzipOf(t, events(0, 40)), 100), nil)},
+		{"gzip of an object, no summary", gzSeg(idA, 0, gzipOf(t, []byte(`{"type":1}`)), nil)},
+		{"gzip of broken json, no summary", gzSeg(idA, 0, gzipOf(t, []byte(`[{"type":1}`)), nil)},
+		{"two gzip members, no summary", gzSeg(idA, 0, append(gzipOf(t, events(0, 1)), gzipOf(t, events(1, 1))...), nil)},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -968,7 +985,7 @@ func storedGzip(t *testing.T, s *Store, id string, seq int) []byte {
 	return nil
 }
 
-func gzipOf(t *testing.T, b []byte) []byte {
+func gzipOf(t testing.TB, b []byte) []byte {
 	t.Helper()
 	var buf bytes.Buffer
 	zw := gzip.NewWriter(&buf)
@@ -1297,24 +1314,163 @@ func TestWriteEventsStopsWhenDeleted(t *testing.T) {
 	}
 }
 
-// TestGivenGzipNotStored: a segment's own gzip member (spool.Segment.Gzip,
-// from older versions of ingest) is never stored: the store compresses
-// the scrubbed events itself, so that no bits a decoder ignores reach the
-// disk.
-func TestGivenGzipNotStored(t *testing.T) {
-	s := openTest(t, t.TempDir())
-	evs := events(0, 5)
-	var own bytes.Buffer
-	zw, _ := gzip.NewWriterLevel(&own, gzip.BestCompression) // unlike the store's level 1
+// gzSeg is a segment of replay idA as ingest spools it: a gzip member and
+// optionally the scrubber's summary, no Events.
+func gzSeg(id string, seq int, gz []byte, sum *spool.Summary) spool.Segment {
+	return spool.Segment{ReplayID: id, Seq: seq, Subject: "subj", ReceivedAt: t0, Gzip: gz, Summary: sum}
+}
+
+// withByte returns b with b[i] set to v.
+func withByte(b []byte, i int, v byte) []byte {
+	b = bytes.Clone(b)
+	b[i] = v
+	return b
+}
+
+// withISIZE returns the member gz with its trailer's size set to n.
+func withISIZE(gz []byte, n int) []byte {
+	gz = bytes.Clone(gz)
+	binary.LittleEndian.PutUint32(gz[len(gz)-4:], uint32(n))
+	return gz
+}
+
+// cut returns gz without its middle n bytes: a damaged member with an
+// intact header and trailer.
+func cut(gz []byte, n int) []byte {
+	mid := len(gz) / 2
+	return append(bytes.Clone(gz[:mid]), gz[mid+n:]...)
+}
+
+// scrubberSummary is the summary ingest spools with evs: what the
+// scrubber's pass sees.
+func scrubberSummary(t testing.TB, evs []byte) *spool.Summary {
+	t.Helper()
+	sc, err := scrub.New(scrub.DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, res, err := sc.Scrub(nil, evs)
+	if err != nil || !bytes.Equal(out, evs) {
+		t.Fatalf("scrub changed the test events or failed: %v", err)
+	}
+	sum := &spool.Summary{Events: res.Events, First: res.FirstTimestamp, Last: res.LastTimestamp, Clicks: res.Clicks}
+	for _, sp := range res.Info {
+		sum.Info = append(sum.Info, out[sp.Start:sp.End])
+	}
+	return sum
+}
+
+// TestGivenGzipStoredVerbatim: a segment's gzip member (spool.Segment.Gzip,
+// ingest's own compression of the scrubbed events) is the record's body
+// byte for byte, with the scrubber's summary or without one (then read
+// by decompressing it), and reads back as the events; the replay's
+// metadata is the same as for the events given uncompressed. Events given
+// alone are compressed at store.gzip_level.
+func TestGivenGzipStoredVerbatim(t *testing.T) {
+	evs := fixture(t)
+	evs = bytes.TrimSpace(evs)
+	own := gzipOf(t, evs)
+	var level bytes.Buffer // the store's own compression
+	zw, _ := gzip.NewWriterLevel(&level, DefaultConfig().GzipLevel)
 	zw.Write(evs)
 	zw.Close()
-	withGzip := seg(idA, 0, "subj", evs, t0)
-	withGzip.Gzip = own.Bytes()
-	forward(t, s, withGzip)
-	if bytes.Equal(storedGzip(t, s, idA, 0), own.Bytes()) {
-		t.Fatal("the segment's own gzip member was stored")
+	tests := []struct {
+		name string
+		seg  spool.Segment
+		want []byte
+	}{
+		{"gzip with summary", gzSeg(idA, 0, own, scrubberSummary(t, evs)), own},
+		{"gzip without summary", gzSeg(idA, 0, own, nil), own},
+		{"gzip with a summary that does not hold together", gzSeg(idA, 0, own, &spool.Summary{Events: 1 << 30}), own},
+		{"events only", seg(idA, 0, "subj", evs, t0), level.Bytes()},
 	}
-	if got := len(readEvents(t, s, idA)); got != 5 {
-		t.Fatalf("%d events read back, want 5", got)
+	var metas []string
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := openTest(t, t.TempDir())
+			forward(t, s, tt.seg)
+			if got := storedGzip(t, s, idA, 0); !bytes.Equal(got, tt.want) {
+				t.Fatalf("record body is %d bytes, not the %d given", len(got), len(tt.want))
+			}
+			var buf bytes.Buffer
+			if err := s.WriteEvents(context.Background(), idA, &buf); err != nil || !bytes.Equal(buf.Bytes(), evs) {
+				t.Fatalf("WriteEvents = %d bytes, %v; want the events", buf.Len(), err)
+			}
+			m, err := s.Get(context.Background(), idA)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if m.Bytes != int64(len(tt.want)) {
+				t.Fatalf("meta bytes %d, want %d", m.Bytes, len(tt.want))
+			}
+			m.Bytes = 0 // the events-only case compresses at another level
+			mj, _ := json.Marshal(m)
+			metas = append(metas, string(mj))
+			// Open rebuilds the same from the log.
+			s.Close()
+			s2 := openTest(t, filepath.Dir(s.root))
+			if m2, err := s2.Get(context.Background(), idA); err != nil || m2.Events != m.Events || m2.Bytes != int64(len(tt.want)) {
+				t.Fatalf("after Open %+v (%v), want %+v", m2, err, m)
+			}
+		})
 	}
+	for i := 1; i < len(metas); i++ {
+		if metas[i] != metas[0] {
+			t.Errorf("meta of %q differs:\n%s\n%s", tests[i].name, metas[i], metas[0])
+		}
+	}
+}
+
+// TestGivenGzipWithWhitespace: a member whose JSON has surrounding
+// whitespace (not from ingest, which trims) is not stored as it is: the
+// store streams stored arrays back between its own brackets, so the
+// trimmed events are compressed again.
+func TestGivenGzipWithWhitespace(t *testing.T) {
+	s := openTest(t, t.TempDir())
+	evs := events(0, 3)
+	padded := gzipOf(t, append(append([]byte(" \n"), evs...), '\n'))
+	forward(t, s, gzSeg(idA, 0, padded, nil))
+	if bytes.Equal(storedGzip(t, s, idA, 0), padded) {
+		t.Fatal("a member with surrounding whitespace was stored as it is")
+	}
+	if got := len(readEvents(t, s, idA)); got != 3 {
+		t.Fatalf("%d events read back, want 3", got)
+	}
+}
+
+// FuzzForwardGzip gives Forward arbitrary bytes as a segment's gzip member
+// without a summary: it never panics or fails (what it cannot store it
+// drops), and what it stores is exactly the member given and reads back
+// as the valid JSON array inside it.
+func FuzzForwardGzip(f *testing.F) {
+	f.Add(gzipOf(f, events(0, 2)))
+	f.Add(gzipOf(f, []byte(" [] ")))
+	f.Add(gzipOf(f, []byte(`[1,2]`)))
+	f.Add([]byte{0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0})
+	s := openTest(f, f.TempDir())
+	var n atomic.Int64
+	f.Fuzz(func(t *testing.T, gz []byte) {
+		id := fmt.Sprintf("%032x", n.Add(1))
+		if err := s.Forward(context.Background(), gzSeg(id, 0, gz, nil)); err != nil {
+			t.Fatalf("Forward: %v", err)
+		}
+		if _, err := s.Get(context.Background(), id); errors.Is(err, ErrNotFound) {
+			return // dropped
+		}
+		raw, err := spool.Segment{Gzip: gz}.EventsJSON(nil)
+		if err != nil {
+			t.Fatalf("stored a member that does not decompress: %v", err)
+		}
+		want := bytes.TrimSpace(raw)
+		var buf bytes.Buffer
+		if err := s.WriteEvents(context.Background(), id, &buf); err != nil {
+			t.Fatalf("WriteEvents: %v", err)
+		}
+		if !json.Valid(buf.Bytes()) || !bytes.Equal(buf.Bytes(), want) {
+			t.Fatalf("read back %q, want %q", buf.Bytes(), want)
+		}
+		if len(want) == len(raw) && !bytes.Equal(storedGzip(t, s, id, 0), gz) {
+			t.Fatal("member not stored as given")
+		}
+	})
 }

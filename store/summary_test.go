@@ -55,7 +55,9 @@ func TestSummaryFromScrubberMatchesSummarize(t *testing.T) {
 				given.Info = append(given.Info, out[sp.Start:sp.End])
 			}
 			events := bytes.TrimSpace(out)
-			got, err := summaryOf(spool.Segment{Events: events, Summary: given}, events)
+			sg := spool.Segment{Events: events, Summary: given}
+			body := bodyOf(sg)
+			got, err := summaryOf(sg, &body)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -86,11 +88,16 @@ func TestSummaryThatDoesNotHoldTogether(t *testing.T) {
 		"info not a JSON object":  {Events: 1, First: 5, Last: 5, Info: [][]byte{[]byte(`[1]`)}},
 		"info truncated":          {Events: 1, First: 5, Last: 5, Info: [][]byte{[]byte(`{"type":4`)}},
 	} {
-		got, err := summaryOf(spool.Segment{Events: evs, Summary: given}, evs)
-		gj, _ := json.Marshal(got)
-		wj, _ := json.Marshal(want)
-		if err != nil || !bytes.Equal(gj, wj) {
-			t.Errorf("%s: %s (%v), want %s", name, gj, err, wj)
+		// The same with the events only as a gzip member: they are
+		// decompressed to be read.
+		for _, sg := range []spool.Segment{{Events: evs, Summary: given}, {Gzip: gzipOf(t, evs), Summary: given}} {
+			body := bodyOf(sg)
+			got, err := summaryOf(sg, &body)
+			gj, _ := json.Marshal(got)
+			wj, _ := json.Marshal(want)
+			if err != nil || !bytes.Equal(gj, wj) {
+				t.Errorf("%s (gzip %v): %s (%v), want %s", name, sg.Gzip != nil, gj, err, wj)
+			}
 		}
 	}
 }
