@@ -12,6 +12,7 @@ type metrics struct {
 	gaveUp       prometheus.Counter
 	spliced      prometheus.Counter
 	splicedBytes prometheus.Counter
+	ahead        prometheus.Counter
 
 	whole, stream prometheus.Counter
 	skipped       map[string]prometheus.Counter
@@ -45,6 +46,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "replaygate_inject_spliced_bytes_total",
 			Help: "Compressed upstream bytes passed on undecoded after such a cut.",
 		}),
+		ahead: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "replaygate_inject_starts_sent_ahead_total",
+			Help: "Spliced gzip pages whose start and tag were sent before decoding, their first bytes being those of the page's previous response.",
+		}),
 		skipped: make(map[string]prometheus.Counter, len(skipReasons)),
 	}
 	m.whole = m.responses.WithLabelValues("whole", "")
@@ -52,7 +57,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	for _, r := range skipReasons {
 		m.skipped[r] = m.responses.WithLabelValues("skipped", strings.ReplaceAll(r, " ", "_"))
 	}
-	for _, c := range []prometheus.Collector{m.responses, m.gaveUp, m.spliced, m.splicedBytes} {
+	for _, c := range []prometheus.Collector{m.responses, m.gaveUp, m.spliced, m.splicedBytes, m.ahead} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
@@ -94,5 +99,11 @@ func (m *metrics) cut() {
 func (m *metrics) passed(n int) {
 	if m != nil && n > 0 {
 		m.splicedBytes.Add(float64(n))
+	}
+}
+
+func (m *metrics) sentAhead() {
+	if m != nil {
+		m.ahead.Inc()
 	}
 }

@@ -22,7 +22,8 @@ type Rewriter struct {
 	codecs   *codecs
 	csp      cspPolicy
 	statuses map[int]bool
-	hints    pathHints // pages worth asking for gzip (hints.go)
+	hints    pathHints  // pages worth asking for gzip (hints.go)
+	starts   pageStarts // first chunks of spliced pages (pagestart.go)
 }
 
 // New validates cfg and returns a Rewriter that injects markup. With a
@@ -179,6 +180,7 @@ func (r *Rewriter) Rewrite(resp *http.Response) bool {
 	st.spliceable = st.spliceable && (declared >= 0 || resp.ProtoMajor >= 2 || slices.Contains(resp.TransferEncoding, "chunked"))
 	if negotiated && neg.askedGzip && st.spliceable {
 		key := hintKey(resp.Request)
+		st.starts, st.startKey = &r.starts, key
 		st.onEnd = func(decoded, cutAt int64) {
 			if cutAt == 0 || cutAt > decoded/2 {
 				r.hints.set(key, hintIdentity)

@@ -14,6 +14,7 @@ const (
 	phCopy                // insertion done (or abandoned): copy the rest
 	phRaw                 // abandoned a compressed body: replay the raw bytes, then copy src
 	phSplice              // cut a gzip body: pass the rest of it on (splice.go)
+	phAhead               // the page's start was sent ahead: decode and check it (pagestart.go)
 	phEOF
 )
 
@@ -92,6 +93,10 @@ type stream struct {
 	cut        *cutState                  // after the cut: what the trailer needs
 	cutAt      int64                      // decoded offset of the cut, 0 if none
 	cutIn      int64                      // input offset of the byte the cut is in
+
+	starts   *pageStarts // nil: page starts are not remembered (pagestart.go)
+	startKey string      // the page's key in starts
+	ahead    *pageStart  // sent ahead, not yet checked
 }
 
 // newStream wraps src. The decoder is created on the first Read: creating
@@ -133,6 +138,8 @@ func (s *stream) Read(p []byte) (int, error) {
 			if n, _ := s.spliceRead(p); n > 0 {
 				return n, nil
 			}
+		case phAhead:
+			s.aheadStep()
 		case phCopy:
 			if s.enc == nil && s.inEnc == encIdentity {
 				// Identity after the insertion: plain pass-through.
@@ -205,6 +212,11 @@ func (s *stream) searchStep() {
 			s.abandon(err)
 			return
 		}
+		if s.sp != nil && s.starts != nil {
+			if ps := s.starts.get(s.startKey); ps != nil && s.sendAhead(ps) {
+				return
+			}
+		}
 	}
 	buf := *s.scratch
 	n, err := s.in.Read(buf[s.hold:])
@@ -222,6 +234,9 @@ func (s *stream) searchStep() {
 			if d, ok := s.enc.(*dictEncoder); ok && k+len(s.markup) <= storedStart {
 				d.writeStored(chunk[:k])
 				d.writeStored(s.markup)
+				if s.sp != nil && base == 0 && err == nil {
+					s.rememberStart(chunk, k)
+				}
 			} else {
 				s.emit(chunk[:k])
 				s.emit(s.markup)

@@ -50,6 +50,7 @@ type Front struct {
 	log       zerolog.Logger
 	m         *metrics
 	hold      time.Duration // headerHold; tests lengthen it
+	access    *accessLog
 	// RedactPath, when set, cleans a request path before it is logged.
 	RedactPath func(string) string
 }
@@ -114,14 +115,19 @@ func New(cfg Config, upstream *url.URL, opts Options, log zerolog.Logger) (*Fron
 		return nil, fmt.Errorf("proxy: metrics: %w", err)
 	}
 	f.engine = f.newEngine()
+	f.access = &accessLog{log: log, redact: f.redact}
 	return f, nil
 }
 
 // Trust returns the proxy trust settings (for Secure cookies, client IPs).
 func (f *Front) Trust() Trust { return f.trust }
 
-// Close releases idle upstream connections.
-func (f *Front) Close() { f.transport.CloseIdleConnections() }
+// Close releases idle upstream connections and writes the access log
+// lines still queued; lines of requests that end later are written at once.
+func (f *Front) Close() {
+	f.transport.CloseIdleConnections()
+	f.access.close()
+}
 
 // NewTransport returns the tuned transport used for the upstream: bounded
 // dial, TLS and header waits, a large idle pool, no proxy from the
@@ -400,16 +406,10 @@ func (f *Front) logAccess(r *http.Request, w *responseWriter, start time.Time) {
 	if status == 0 {
 		status = http.StatusOK
 	}
-	ev := f.log.Info().
-		Str("method", r.Method).
-		Str("path", f.redact(r.URL.Path)).
-		Int("status", status).
-		Int64("bytes", w.bytes).
-		Dur("duration", time.Since(start))
-	if w.aborted {
-		ev = ev.Bool("aborted", true)
-	}
-	ev.Msg("request")
+	f.access.add(accessEntry{
+		method: r.Method, path: r.URL.Path, status: status, bytes: w.bytes,
+		dur: time.Since(start), aborted: w.aborted,
+	})
 }
 
 // writeError answers with a short JSON error.

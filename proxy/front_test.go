@@ -53,6 +53,20 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
+// accessLogs waits for the first access log line (written in batches,
+// accesslog.go) and returns the log.
+func (s *stack) accessLogs(t *testing.T) string {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(s.logs.String(), `"message":"request"`) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no access log line: %s", s.logs.String())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return s.logs.String()
+}
+
 func newStack(t *testing.T, upstream http.Handler, mutate func(*Config, *Options)) *stack {
 	t.Helper()
 	up := httptest.NewServer(upstream)
@@ -501,7 +515,7 @@ func TestAccessLogOmitsQueryAndCookies(t *testing.T) {
 	}
 	io.ReadAll(resp.Body)
 	resp.Body.Close()
-	logs := s.logs.String()
+	logs := s.accessLogs(t)
 	for _, secret := range []string{"s3cr3t", "a%40b", "c00kie", "email="} {
 		if strings.Contains(logs, secret) {
 			t.Errorf("log contains %q: %s", secret, logs)
@@ -797,8 +811,8 @@ func TestBrokenUpstreamBodyAborts(t *testing.T) {
 					t.Fatalf("body %q read as complete", b)
 				}
 			}
-			if !strings.Contains(s.logs.String(), `"aborted":true`) {
-				t.Errorf("access log does not say the response was aborted: %s", s.logs.String())
+			if logs := s.accessLogs(t); !strings.Contains(logs, `"aborted":true`) {
+				t.Errorf("access log does not say the response was aborted: %s", logs)
 			}
 		})
 	}
@@ -967,7 +981,7 @@ func TestBodyFailingWhileHeldIs502(t *testing.T) {
 			if resp.Header.Get("X-Upstream") != "" || resp.Header.Get("Content-Encoding") != "" || resp.Header.Get("Content-Type") != "application/json" {
 				t.Errorf("headers of the failed response kept: %v", resp.Header)
 			}
-			if logs := s.logs.String(); !strings.Contains(logs, `"status":502`) || strings.Contains(logs, `"aborted":true`) {
+			if logs := s.accessLogs(t); !strings.Contains(logs, `"status":502`) || strings.Contains(logs, `"aborted":true`) {
 				t.Errorf("access log: %s", logs)
 			}
 		})
@@ -1093,7 +1107,7 @@ func TestBodyFailingAfterHoldAborts(t *testing.T) {
 	if resp.StatusCode != http.StatusOK || err == nil {
 		t.Fatalf("%d %q %v; want the held 200, then a broken body", resp.StatusCode, b, err)
 	}
-	if logs := s.logs.String(); !strings.Contains(logs, `"aborted":true`) {
+	if logs := s.accessLogs(t); !strings.Contains(logs, `"aborted":true`) {
 		t.Errorf("access log: %s", logs)
 	}
 }
@@ -1120,11 +1134,7 @@ func TestVisitorLeavingWhileHeld(t *testing.T) {
 		resp.Body.Close()
 		t.Fatalf("got a response: %d", resp.StatusCode)
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for !strings.Contains(s.logs.String(), `"request"`) && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
-	if logs := s.logs.String(); strings.Contains(logs, `"status":502`) || strings.Contains(logs, "upstream body failed") || !strings.Contains(logs, `"aborted":true`) {
+	if logs := s.accessLogs(t); strings.Contains(logs, `"status":502`) || strings.Contains(logs, "upstream body failed") || !strings.Contains(logs, `"aborted":true`) {
 		t.Errorf("access log: %s", logs)
 	}
 }

@@ -10,7 +10,7 @@ fuzztime="${FUZZTIME:-10000x}"
 # fewer times by default (about 15 s each on 2 cores).
 default_count() {
   case $1 in
-    FuzzSplice) echo 3000x ;;
+    FuzzSplice) echo 2000x ;;
   esac
 }
 count=0
