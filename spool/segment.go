@@ -38,7 +38,7 @@ type Segment struct {
 	// can carry bits a decoder ignores past the scrubber (spool files of
 	// older versions held those; they are not read back into Gzip).
 	Gzip []byte `json:"-"`
-	// Summary, when set, is what ingest learned about Events while it
+	// Summary, when set, is what ingest learned about the events while it
 	// scrubbed them; the local store builds the replay's metadata from it
 	// instead of parsing the events again.
 	Summary *Summary `json:"-"`

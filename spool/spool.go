@@ -175,7 +175,7 @@ func (s *Spool) createFile(firstLSN uint64) (*os.File, *logFile, error) {
 }
 
 // recordBuffers hold records being appended: a segment's record is as
-// large as its events, and allocating (and zeroing) it anew for every
+// large as its compressed events and summary, and allocating (and zeroing) it anew for every
 // segment showed in profiles.
 var recordBuffers = sync.Pool{New: func() any { return new([]byte) }}
 

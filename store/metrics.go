@@ -41,7 +41,7 @@ func newMetrics(s *Store, reg prometheus.Registerer) (*metrics, error) {
 		}, []string{"reason"}),
 		writeSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "replaygate_store_write_duration_seconds",
-			Help:    "Time to store one segment durably (compress, write, fsync, rename).",
+			Help:    "Time to store one segment durably (compress unless ingest did, append to the replay's segment log, flush).",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14),
 		}),
 	}

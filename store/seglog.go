@@ -41,7 +41,7 @@ const (
 	logName      = "segments.log"
 	logMagic     = "RGS2"
 	logHeader    = 28
-	maxLogRecord = 1 << 30 // bounds the gzip of one segment (ingest: at most 1 GiB decoded)
+	maxLogRecord = 1 << 30 // bounds the gzip of one segment (ingest: at most spool.MaxSegmentBytes of JSON)
 )
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)

@@ -232,10 +232,11 @@ const maxDeflateRatio = 1032
 // header, an empty final block, an 8-byte trailer.
 const minGzipMember = 10 + 2 + 8
 
-// bodyOf returns seg's body: its gzip member when it carries one (its
-// Events are then ignored), else its events.
+// bodyOf returns seg's body: its gzip member when it carries one and no
+// events, else its events; the same choice as spool.Segment.EventsJSON,
+// so the store keeps what the other forwarders send.
 func bodyOf(seg spool.Segment) segmentBody {
-	if seg.Gzip != nil {
+	if len(seg.Events) == 0 && len(seg.Gzip) > 0 {
 		b := segmentBody{gz: seg.Gzip, size: -1}
 		if len(seg.Gzip) >= minGzipMember {
 			b.size = int(binary.LittleEndian.Uint32(seg.Gzip[len(seg.Gzip)-4:]))
