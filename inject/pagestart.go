@@ -28,9 +28,14 @@ import (
 //
 // Nothing is shared between visitors that their own response did not
 // hold: a remembered start is sent only in a response whose own first
-// bytes decode to it. Host and path (never the query string) and at most
-// maxStartRaw + storedStart bytes per path are kept, in memory only, for
-// at most maxStarts paths; when full, an arbitrary sixteenth is dropped.
+// bytes decode to it. Host and path (never the query string, at most
+// maxStartKey bytes) and at most maxStartRaw + storedStart bytes per path
+// are kept, in memory only, for at most maxStarts paths; when full, an
+// arbitrary sixteenth is dropped. A start that failed its check is
+// dropped too. The first chunk may take several reads (a first hand-out
+// that ends in a BOM or a tag name, an empty first member): aheadStep
+// reads as searchStep did. XHTML pages, whose insertion points differ,
+// use only starts remembered from XHTML responses.
 
 // maxStarts bounds the paths whose starts are remembered.
 const maxStarts = 1024
@@ -48,7 +53,12 @@ var errAhead = errors.New("inject: the decoded page start differs from the one s
 type pageStart struct {
 	raw    []byte // the body's first bytes, through the last the decoder consumed for the chunk
 	prefix []byte // the decoded bytes before the insertion point
+	xml    bool   // found by the XHTML scanner, whose insertion points differ
 }
+
+// maxStartKey bounds the length of a remembered page's host and path, so
+// that the memory kept is bounded in bytes, not only in paths.
+const maxStartKey = 1 << 10
 
 type pageStarts struct {
 	mu sync.Mutex
@@ -64,13 +74,13 @@ func (p *pageStarts) get(key string) *pageStart {
 }
 
 // put remembers raw and prefix (copied) for key, unless they are already.
-func (p *pageStarts) put(key string, raw, prefix []byte) {
-	if len(raw) > maxStartRaw || len(prefix) > storedStart {
+func (p *pageStarts) put(key string, raw, prefix []byte, xml bool) {
+	if len(key) > maxStartKey || len(raw) > maxStartRaw || len(prefix) > storedStart {
 		return
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if old := p.m[key]; old != nil && bytes.Equal(old.raw, raw) && bytes.Equal(old.prefix, prefix) {
+	if old := p.m[key]; old != nil && old.xml == xml && bytes.Equal(old.raw, raw) && bytes.Equal(old.prefix, prefix) {
 		return
 	}
 	if p.m == nil {
@@ -85,7 +95,17 @@ func (p *pageStarts) put(key string, raw, prefix []byte) {
 			}
 		}
 	}
-	p.m[key] = &pageStart{raw: bytes.Clone(raw), prefix: bytes.Clone(prefix)}
+	p.m[key] = &pageStart{raw: bytes.Clone(raw), prefix: bytes.Clone(prefix), xml: xml}
+}
+
+// forget drops ps, if it is still what key holds: a start that failed
+// its check is not sent again.
+func (p *pageStarts) forget(key string, ps *pageStart) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.m[key] == ps {
+		delete(p.m, key)
+	}
 }
 
 // sendAhead sends ps's start and the markup if the body's raw bytes read
@@ -94,7 +114,7 @@ func (p *pageStarts) put(key string, raw, prefix []byte) {
 func (s *stream) sendAhead(ps *pageStart) bool {
 	raw := &s.sp.raw
 	d, ok := s.enc.(*dictEncoder)
-	if !ok || raw.base != 0 || raw.w < len(ps.raw) || len(ps.prefix)+len(s.markup) > storedStart ||
+	if !ok || ps.xml != s.sc.xml || raw.base != 0 || raw.w < len(ps.raw) || len(ps.prefix)+len(s.markup) > storedStart ||
 		!bytes.Equal(raw.buf[:len(ps.raw)], ps.raw) {
 		return false
 	}
@@ -110,20 +130,34 @@ func (s *stream) sendAhead(ps *pageStart) bool {
 	return true
 }
 
-// aheadStep decodes the first chunk after its start was sent ahead, checks
-// that it is the start sent, and goes on as searchStep would have.
+// aheadStep decodes the first chunk after its start was sent ahead, reading
+// as searchStep did when it remembered the start (a first read may hand
+// out nothing, or nothing the search can release: it reads on), checks
+// that the chunk is the start sent, and goes on as searchStep would have.
 func (s *stream) aheadStep() {
 	ps := s.ahead
-	s.ahead = nil
 	buf := *s.scratch
-	n, err := s.in.Read(buf)
-	k := len(ps.prefix)
-	if n > 0 && err == nil {
-		if v, at := s.sc.scan(buf[:n]); v == found && at == int64(k) && bytes.Equal(buf[:k], ps.prefix) {
+	n, err := s.in.Read(buf[s.hold:])
+	if err == nil {
+		if n == 0 {
+			return // searchStep reads again
+		}
+		k := len(ps.prefix)
+		chunk := buf[:s.hold+n]
+		v, at := s.sc.scan(chunk[s.hold:])
+		switch {
+		case v == found && at == int64(k) && bytes.Equal(chunk[:k], ps.prefix):
+			s.ahead = nil
 			s.inserted, s.insertAt = true, at
 			s.aimCut()
 			s.phase = phCopy
-			s.hold = copy(buf, buf[k:n])
+			s.hold = copy(buf, chunk[k:])
+			return
+		case v == undecided && s.sc.safe() == 0 && s.sc.off <= s.limit:
+			// Nothing to release yet: searchStep held the chunk back
+			// and read on with more eager hand-outs.
+			s.sp.inf.SetEager(searchEager)
+			s.hold = len(chunk)
 			return
 		}
 	}
@@ -132,6 +166,10 @@ func (s *stream) aheadStep() {
 		// one did not): what was sent is not this page's start.
 		err = errAhead
 	}
+	if err == errAhead {
+		s.starts.forget(s.startKey, ps)
+	}
+	s.ahead = nil
 	s.fail(err)
 }
 
@@ -142,5 +180,5 @@ func (s *stream) rememberStart(chunk []byte, k int) {
 	if s.starts == nil || raw.base != 0 {
 		return
 	}
-	s.starts.put(s.startKey, raw.buf[:raw.r], chunk[:k])
+	s.starts.put(s.startKey, raw.buf[:raw.r], chunk[:k], s.sc.xml)
 }

@@ -149,13 +149,13 @@ func TestStartAheadChecked(t *testing.T) {
 func TestPageStartsBounded(t *testing.T) {
 	var ps pageStarts
 	for i := range 3 * maxStarts {
-		ps.put(fmt.Sprintf("/p/%d", i), []byte{1, 2, 3}, []byte("<html>"))
+		ps.put(fmt.Sprintf("/p/%d", i), []byte{1, 2, 3}, []byte("<html>"), false)
 		if len(ps.m) > maxStarts {
 			t.Fatalf("%d paths kept", len(ps.m))
 		}
 	}
-	ps.put("/big", make([]byte, maxStartRaw+1), nil)
-	ps.put("/long", nil, make([]byte, storedStart+1))
+	ps.put("/big", make([]byte, maxStartRaw+1), nil, false)
+	ps.put("/long", nil, make([]byte, storedStart+1), false)
 	if ps.get("/big") != nil || ps.get("/long") != nil {
 		t.Fatal("an oversized start was kept")
 	}

@@ -17,7 +17,9 @@ import (
 // buffer= flush=` makes the same trade.
 //
 // Nothing is dropped: past accessQueueMax queued lines, a request writes
-// its own. Only access lines are deferred; warnings and errors are
+// its own (ahead of the queued ones: under such a flood lines are not in
+// the order the requests ended); after close, once the queued lines are
+// written. Only access lines are deferred; warnings and errors are
 // written at once. A line's time is when it was written, up to
 // accessFlush after the request ended; its duration is exact.
 const (
@@ -55,9 +57,18 @@ func (a *accessLog) add(e accessEntry) {
 		return
 	}
 	a.mu.Lock()
-	if a.closed || len(a.queue) >= accessQueueMax {
+	if a.closed {
+		// After the lines queued before close (close waits for them too;
+		// no writer starts any more): a request that ends during close,
+		// such as a hijacked connection's, is not logged before them.
 		a.mu.Unlock()
+		a.wg.Wait()
 		a.write(e)
+		return
+	}
+	if len(a.queue) >= accessQueueMax {
+		a.mu.Unlock()
+		a.write(e) // before the queued lines: order gives way to memory
 		return
 	}
 	a.queue = append(a.queue, e)
@@ -99,7 +110,7 @@ func (a *accessLog) drain() {
 func (a *accessLog) write(e accessEntry) {
 	ev := a.log.Info().
 		Str("method", e.method).
-		Str("path", a.redact(e.path)).
+		Str("path", a.redactSafely(e.path)).
 		Int("status", e.status).
 		Int64("bytes", e.bytes).
 		Dur("duration", e.dur)
@@ -107,6 +118,20 @@ func (a *accessLog) write(e accessEntry) {
 		ev = ev.Bool("aborted", true)
 	}
 	ev.Msg("request")
+}
+
+// redactSafely is redact, except that a panic in it (a bug) costs the
+// line its path instead of the process: the line may be written by the
+// writer goroutine, where nothing would recover it. The panic's value is
+// not logged: it may hold the path.
+func (a *accessLog) redactSafely(p string) (out string) {
+	defer func() {
+		if recover() != nil {
+			out = "[redaction failed]"
+			a.log.Error().Msg("access log: path redaction panicked; path left out")
+		}
+	}()
+	return a.redact(p)
 }
 
 // close writes what is queued and makes later lines be written at once.
