@@ -107,7 +107,7 @@ func (r *Rewriter) PrepareRequest(req *http.Request) {
 // resp.Body by a streaming rewriter and fixes the headers. It reports
 // whether it did. A response it does not rewrite is left untouched.
 func (r *Rewriter) Rewrite(resp *http.Response) bool {
-	reason := r.ineligible(resp)
+	reason, mt := r.ineligible(resp)
 	if reason != "" {
 		r.codecs.m.skip(reason)
 		if resp != nil && resp.Request != nil && resp.Request.Context().Value(clientEncodingKey{}) != nil {
@@ -120,7 +120,6 @@ func (r *Rewriter) Rewrite(resp *http.Response) bool {
 		return false
 	}
 	h := resp.Header
-	mt, _, _ := mime.ParseMediaType(h.Get("Content-Type")) // validated in ineligible
 	inEnc, _ := parseEncoding(h.Values("Content-Encoding"))
 	outEnc := inEnc
 	neg, negotiated := resp.Request.Context().Value(clientEncodingKey{}).(negotiation)
@@ -218,47 +217,66 @@ func (b failedBody) Close() error             { return nil }
 // UpstreamErr is the error that broke off the upstream body.
 func (b failedBody) UpstreamErr() error { return b.err }
 
-// ineligible returns why resp must not be rewritten, or "".
-func (r *Rewriter) ineligible(resp *http.Response) string {
+// ineligible returns why resp must not be rewritten, or "" and its media
+// type.
+func (r *Rewriter) ineligible(resp *http.Response) (reason, mediaType string) {
 	switch {
 	case !r.cfg.Enabled:
-		return "disabled"
+		return "disabled", ""
 	case resp == nil || resp.Request == nil || resp.Request.URL == nil:
-		return "no request"
+		return "no request", ""
 	case resp.Request.Method != http.MethodGet:
-		return "method"
+		return "method", ""
 	case !r.statuses[resp.StatusCode]:
-		return "status"
+		return "status", ""
 	case resp.Body == nil || resp.Body == http.NoBody || resp.ContentLength == 0:
-		return "empty body"
+		return "empty body", ""
 	case resp.Header.Get("Content-Range") != "":
-		return "partial content"
+		return "partial content", ""
 	}
 	h := resp.Header
-	mt, params, err := mime.ParseMediaType(h.Get("Content-Type"))
-	if err != nil || (mt != "text/html" && mt != "application/xhtml+xml") {
-		return "content type"
+	mt, charset, ok := htmlType(h.Get("Content-Type"))
+	if !ok {
+		return "content type", ""
 	}
-	if cs := strings.ToLower(params["charset"]); strings.HasPrefix(cs, "utf-16") ||
+	if cs := strings.ToLower(charset); strings.HasPrefix(cs, "utf-16") ||
 		strings.HasPrefix(cs, "utf-32") || strings.HasPrefix(cs, "iso-2022") {
 		// Not ASCII-compatible: our ASCII markup would corrupt the page.
-		return "charset"
+		return "charset", ""
 	}
 	if hasToken(h.Values("Cache-Control"), "no-transform") {
-		return "no-transform"
+		return "no-transform", ""
 	}
 	if d := h.Get("Content-Disposition"); d != "" {
 		if t, _, err := mime.ParseMediaType(d); err != nil || t != "inline" {
-			return "content disposition"
+			return "content disposition", ""
 		}
 	}
 	if r.excluded(resp.Request.URL.Path) {
-		return "excluded path"
+		return "excluded path", ""
 	}
 	if _, ok := parseEncoding(h.Values("Content-Encoding")); !ok {
-		return "content encoding"
+		return "content encoding", ""
 	}
-	return ""
+	return "", mt
+}
+
+// htmlType returns the media type and charset of an HTML or XHTML
+// Content-Type, or false for any other or an invalid one. The usual
+// spellings are recognised without parsing (a response's first byte
+// waits for this).
+func htmlType(v string) (mediaType, charset string, ok bool) {
+	switch {
+	case strings.EqualFold(v, "text/html"):
+		return "text/html", "", true
+	case strings.EqualFold(v, "text/html; charset=utf-8") || strings.EqualFold(v, "text/html;charset=utf-8"):
+		return "text/html", v[len(v)-len("utf-8"):], true
+	}
+	mt, params, err := mime.ParseMediaType(v)
+	if err != nil || (mt != "text/html" && mt != "application/xhtml+xml") {
+		return "", "", false
+	}
+	return mt, params["charset"], true
 }
 
 func (r *Rewriter) excluded(path string) bool {
