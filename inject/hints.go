@@ -37,8 +37,9 @@ import (
 // from a precompressed file, and it would spend its own CPU on every such
 // page, at a slower level than ours.
 //
-// Host and path (never the query string) are kept in memory only, at most
-// maxHints of them; when full, an arbitrary sixteenth is dropped.
+// Host and path (never the query string, at most maxStartKey bytes) are
+// kept in memory only, at most maxHints of them; when full, an arbitrary
+// sixteenth is dropped.
 
 // maxHints bounds the paths remembered.
 const maxHints = 4096
@@ -71,8 +72,13 @@ func (h *pathHints) get(path string) hint {
 	return h.m[path]
 }
 
-// set records v for path; a path found not to pay stays so.
+// set records v for path; a path found not to pay stays so. A path
+// longer than maxStartKey (the page starts' bound) is not recorded, so
+// that the memory kept is bounded in bytes, not only in paths.
 func (h *pathHints) set(path string, v hint) {
+	if len(path) > maxStartKey {
+		return
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.m == nil {

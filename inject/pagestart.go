@@ -140,7 +140,8 @@ func (s *stream) aheadStep() {
 	n, err := s.in.Read(buf[s.hold:])
 	if err == nil {
 		if n == 0 {
-			return // searchStep reads again
+			s.searchEagerAgain() // as searchStep does
+			return               // searchStep reads again
 		}
 		k := len(ps.prefix)
 		chunk := buf[:s.hold+n]

@@ -267,9 +267,9 @@ func (r *Rewriter) ineligible(resp *http.Response) (reason, mediaType string) {
 // waits for this).
 func htmlType(v string) (mediaType, charset string, ok bool) {
 	switch {
-	case strings.EqualFold(v, "text/html"):
+	case equalFoldASCII(v, "text/html"):
 		return "text/html", "", true
-	case strings.EqualFold(v, "text/html; charset=utf-8") || strings.EqualFold(v, "text/html;charset=utf-8"):
+	case equalFoldASCII(v, "text/html; charset=utf-8") || equalFoldASCII(v, "text/html;charset=utf-8"):
 		return "text/html", v[len(v)-len("utf-8"):], true
 	}
 	mt, params, err := mime.ParseMediaType(v)
@@ -277,6 +277,25 @@ func htmlType(v string) (mediaType, charset string, ok bool) {
 		return "", "", false
 	}
 	return mt, params["charset"], true
+}
+
+// equalFoldASCII reports whether v is lower, an ASCII string, up to ASCII
+// case. Unlike strings.EqualFold it does not fold "ſ" to "s" or "K" (the
+// Kelvin sign) to "k", which mime.ParseMediaType rejects in a token.
+func equalFoldASCII(v, lower string) bool {
+	if len(v) != len(lower) {
+		return false
+	}
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != lower[i] {
+			return false
+		}
+	}
+	return true
 }
 
 func (r *Rewriter) excluded(path string) bool {

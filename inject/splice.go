@@ -278,6 +278,17 @@ func (s *stream) startSplice(src io.Reader) error {
 	return nil
 }
 
+// searchEagerAgain restores the search's eager hand-outs after a decoded
+// read that held nothing: the decoder went on to the next gzip member
+// (an empty first member), and inflate.Reset dropped them.
+func (s *stream) searchEagerAgain() {
+	if s.sc.off == 0 {
+		s.sp.inf.SetEager(firstEager)
+	} else {
+		s.sp.inf.SetEager(searchEager)
+	}
+}
+
 // aimCut makes the decoder's next hand-out fall where the stream may
 // first be cut, spliceDistance past the insertion point (or at the end of
 // its window, if that comes first): at a symbol start, usually, and so a

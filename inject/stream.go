@@ -287,6 +287,9 @@ func (s *stream) searchStep() {
 		if s.enc != nil && n > 0 {
 			_ = s.enc.Flush()
 		}
+		if n == 0 && s.sp != nil {
+			s.searchEagerAgain()
+		}
 	case s.phase == phSearch && (err == io.EOF || s.tee != nil):
 		// No insertion point before the end, or the compressed input is
 		// broken: leave the body as it was.
