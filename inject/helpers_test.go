@@ -12,15 +12,19 @@ import (
 )
 
 // chunkReader returns data in pieces of the given sizes (cycled), like an
-// upstream that flushes at arbitrary points.
+// upstream that flushes at arbitrary points, then err (nil: io.EOF).
 type chunkReader struct {
 	data  []byte
 	sizes []int
 	i     int
+	err   error
 }
 
 func (c *chunkReader) Read(p []byte) (int, error) {
 	if len(c.data) == 0 {
+		if c.err != nil {
+			return 0, c.err
+		}
 		return 0, io.EOF
 	}
 	n := len(c.data)

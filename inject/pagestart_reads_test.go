@@ -14,32 +14,6 @@ import (
 // errSecondReview is the upstream failure the tests below inject.
 var errSecondReview = errors.New("second review: upstream broke off")
 
-// failingReader hands out data in pieces of sizes, then fails with err
-// (io.EOF: a clean end, possibly early).
-type failingReader struct {
-	data  []byte
-	sizes []int
-	i     int
-	err   error
-}
-
-func (f *failingReader) Read(p []byte) (int, error) {
-	if len(f.data) == 0 {
-		return 0, f.err
-	}
-	n := len(f.data)
-	if len(f.sizes) > 0 {
-		n = max(f.sizes[f.i%len(f.sizes)], 1)
-		f.i++
-	}
-	n = min(n, len(p), len(f.data))
-	copy(p, f.data[:n])
-	f.data = f.data[n:]
-	return n, nil
-}
-
-func (f *failingReader) Close() error { return nil }
-
 // secondReviewGzip compresses doc as gzip members split at cuts (an empty
 // cut gives an empty member) with a sync flush at each of flushes.
 func secondReviewGzip(t testing.TB, doc []byte, members []int, flushes []int) []byte {
@@ -214,7 +188,7 @@ func TestSecondReviewAheadNeverEndsCleanlyAfterError(t *testing.T) {
 					cut += 997
 				}
 				ps.put("h/p", st.raw, st.prefix, st.xml) // a failed check forgets it
-				src := &failingReader{data: tc.up[:cut], sizes: []int{16 << 10}, err: upErr}
+				src := &chunkReader{data: tc.up[:cut], sizes: []int{16 << 10}, err: upErr}
 				_, ahead, err := secondReviewRun(c, &ps, src, markup)
 				if !ahead {
 					continue
