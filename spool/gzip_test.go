@@ -74,8 +74,13 @@ func FuzzGunzipMember(f *testing.F) {
 }
 
 // refMember decodes gz with the standard library: ok when it is exactly
-// one valid member of at most limit bytes.
+// one valid member of at most limit bytes. A header with reserved flag
+// bits set is invalid (RFC 1952, 2.3.1); compress/gzip ignores them,
+// gunzipMember's decoder refuses them, as the RFC asks.
 func refMember(gz []byte, limit int) ([]byte, bool) {
+	if len(gz) >= 4 && gz[3]&0xe0 != 0 {
+		return nil, false
+	}
 	br := bytes.NewReader(gz) // an io.ByteReader: nothing is read past the member
 	zr, err := stdgzip.NewReader(br)
 	if err != nil {
